@@ -47,3 +47,15 @@ def test_closure_auc_is_half_for_identical_distributions():
     assert metrics.closure_auc(rng.normal(size=50_000), rng.normal(size=50_000)) == \
         pytest.approx(0.5, abs=0.01)
     assert metrics.closure_auc(rng.normal(1, 1, 50_000), rng.normal(size=50_000)) > 0.7
+
+
+def test_sculpting_chi2_near_one_for_mass_blind_scores_and_large_when_sculpted():
+    rng = np.random.default_rng(2)
+    mass = 3000 + rng.exponential(500, 400_000)
+    mass = mass[mass < 4600]
+    blind = metrics.sculpting_chi2(mass, rng.uniform(size=len(mass)))
+    for rejection, value in blind.items():  # a subset: expectation (1 - p) / (1 + p), p = 1/R
+        p = 1 / float(rejection)
+        assert value == pytest.approx((1 - p) / (1 + p), abs=0.5), blind
+    sculpted = metrics.sculpting_chi2(mass, mass + rng.normal(0, 200, len(mass)))
+    assert all(v > 10 for v in sculpted.values()), sculpted

@@ -61,13 +61,16 @@ def test_same_seed_same_result(synthetic_npz, synthetic_run, tmp_path):
     assert again["methods"] == first["methods"]
 
 
-def test_existing_output_directory_is_refused_then_overwritten(synthetic_npz, synthetic_run):
-    out, _ = synthetic_run
+def test_existing_output_directory_is_refused_then_overwritten(synthetic_npz, tmp_path):
+    out = tmp_path / "run"
     config = config_from_dict(synthetic_config_dict(synthetic_npz, methods=["iad"]))
+    run_one(config, out)
     with pytest.raises(OutputExistsError, match="--overwrite"):
         run_one(config, out)
-    result = run_one(config, out, overwrite=True)
-    assert list(result["methods"]) == ["iad"]
+    changed = config_from_dict(synthetic_config_dict(synthetic_npz, methods=["cwola_sb"]))
+    result = run_one(changed, out, overwrite=True)
+    assert list(result["methods"]) == ["cwola_sb"]
+    assert json.loads((out / "result.json").read_text())["methods"].keys() == {"cwola_sb"}
 
 
 def test_failure_midway_leaves_no_result(synthetic_npz, tmp_path, monkeypatch):
@@ -113,3 +116,38 @@ def test_real_data_subsample_end_to_end(tmp_path, monkeypatch):
     # member and 60 iterations lose some of it, yet it must clearly find the real signal
     assert m["iad"]["auc"] > 0.8 and m["iad"]["si_at_rej_100"] > 3
     assert m["supervised"]["auc"] > 0.95
+
+
+def test_sideband_scores_and_sculpting_are_reported(synthetic_run):
+    out, result = synthetic_run
+    with h5py.File(out / "scores.h5") as handle:
+        n_sb = result["n_events"]["sb"]
+        assert handle["sb_data/mass"].shape == (n_sb,)
+        for name in ("cwola_sb", "iad"):
+            assert handle[f"scores/{name}/sb_data"].shape == (n_sb,)
+    chi2 = result["methods"]["cwola_sb"]["sculpting_chi2_per_bin"]
+    assert set(chi2) == {"2", "5", "10", "20", "50", "100"}
+    assert all(v > 0 for v in chi2.values())
+    assert (out / "plots" / "si_curves.png").is_file()
+    assert (out / "plots" / "sculpting.pdf").is_file()
+
+
+def test_transit_and_latransit_end_to_end(synthetic_npz, tmp_path):
+    """A tiny TRANSIT (few epochs, narrow nets) through the whole pipeline."""
+    config = config_from_dict(synthetic_config_dict(
+        synthetic_npz, methods=["latransit", "transit", "cwola_sb"], profile="test",
+        transit={"epochs": 3, "width": 32, "template_factor": 2.0},
+    ))  # fmt: skip
+    result = run_one(config, tmp_path / "transit")
+    m = result["methods"]
+    assert m["transit"]["size"] == round(2.0 * result["n_events"]["sr"])
+    for key in ("closure_auc", "sb1_to_sb2_auc", "sb2_to_sb1_auc", "auc", "si_at_rej_100"):
+        assert 0 <= m["transit"][key] <= 100, key
+    assert len(m["transit"]["latent_mass_abs_corr"]) == 8
+    assert "auc" in m["latransit"] and "sculpting_chi2_per_bin" in m["latransit"]
+    for plot in ("transit_template_features", "transit_trajectories", "transit_latent_vs_mass"):
+        assert (tmp_path / "transit" / "plots" / f"{plot}.png").is_file()
+    from transit.transport.estimator import TransitTransport
+
+    model = TransitTransport.load(tmp_path / "transit" / "transit_model.pt")
+    assert model.latent(np.ones((2, 5)), np.array([3400.0, 3500.0])).shape == (2, 8)

@@ -154,6 +154,8 @@ class RunConfig:
             )
         if not self.methods:
             raise ConfigError("methods is empty: name at least one method")
+        if len(set(self.methods)) != len(self.methods):
+            raise ConfigError(f"methods {list(self.methods)} names a method twice")
         if "latransit" in self.methods and "transit" not in self.methods:
             raise ConfigError("latransit uses the TRANSIT encoder: add 'transit' to methods")
         if "iad" in self.methods and self.extra_background is None:

@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .config import TEMPLATE_METHODS, RunConfig
+from . import __version__, plots
+from .config import KNOWN_METHODS, TEMPLATE_METHODS, RunConfig
 from .cwola import KFoldScores, allotted_cpus, kfold_scores
+from .diagnostics import transit_diagnostics
 from .events import Events
 from .io import load_events, write_arrays_hdf5, write_json_atomic
-from .metrics import closure_auc, selection_metrics
+from .metrics import closure_auc, roc_curve, sculpting_chi2, selection_metrics
 from .regions import Regions, SearchSample, assign_folds, build_sample
 from .templates import build_template
 
@@ -35,6 +36,7 @@ RESULT_FILE = "result.json"
 SCORES_FILE = "scores.h5"
 CONFIG_FILE = "config.json"
 LOG_FILE = "run.log"
+TRANSIT_MODEL_FILE = "transit_model.pt"
 
 
 class OutputExistsError(FileExistsError):
@@ -108,10 +110,12 @@ def load_sample(config: RunConfig, rng: np.random.Generator) -> tuple[SearchSamp
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Scores of one method on the events it is judged on."""
+    """Scores of one method: SR data (out-of-fold), held-out SR signal and, where the method
+    can score them, the sideband data (for the sculpting check)."""
 
     sr_data: np.ndarray
     eval_signal: np.ndarray
+    sb_data: np.ndarray | None = None
 
     def metrics(self, sample: SearchSample) -> dict[str, float] | None:
         """Signal = SR-data signal (out-of-fold) + held-out SR signal; background = SR-data
@@ -124,15 +128,35 @@ class Evaluation:
             return None
         return selection_metrics(signal, self.sr_data[label == 0])
 
+    def roc(self, sample: SearchSample) -> tuple[np.ndarray, np.ndarray]:
+        label = sample.sr_data.label
+        assert label is not None
+        signal = np.concatenate([self.sr_data[label == 1], self.eval_signal])
+        return roc_curve(signal, self.sr_data[label == 0])
 
-def _eval_features(sample: SearchSample) -> np.ndarray | None:
-    return None if sample.eval_signal is None else sample.eval_signal.features
+    def sculpting(self, sample: SearchSample) -> dict[str, float] | None:
+        """chi2/n of the true-background m_jj shape (SR and SB) after cuts on this score."""
+        sr, sb = sample.sr_data, sample.sb_data
+        if self.sb_data is None or sr.label is None or sb.label is None:
+            return None
+        mass = np.concatenate([sr.mass[sr.label == 0], sb.mass[sb.label == 0]])
+        scores = np.concatenate([self.sr_data[sr.label == 0], self.sb_data[sb.label == 0]])
+        return sculpting_chi2(mass, scores, mass_range=sample.regions.span)
+
+
+@dataclass
+class Folds:
+    """The fold of every event, fixed once per run so that all methods share it."""
+
+    sr: np.ndarray
+    sb: np.ndarray
+    eval_signal: np.ndarray
 
 
 def run_one(
     config: RunConfig, out_dir: str | Path, overwrite: bool = False
 ) -> dict[str, Any]:
-    """Run one search and write ``config.json``, ``run.log``, ``scores.h5`` and, last,
+    """Run one search and write ``config.json``, ``run.log``, ``scores.h5``, plots and, last,
     ``result.json`` into ``out_dir``. Returns the result dictionary."""
     out_dir = Path(out_dir)
     prepare_output(out_dir, overwrite)
@@ -164,58 +188,99 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
 
     fold_rng = np.random.default_rng(fold_seed)
     k = config.cwola.n_folds
-    fold_sr = assign_folds(len(sample.sr_data), k, fold_rng)
     n_eval = 0 if sample.eval_signal is None else len(sample.eval_signal)
-    fold_eval = assign_folds(n_eval, k, fold_rng)
-    x_eval = _eval_features(sample)
+    folds = Folds(
+        sr=assign_folds(len(sample.sr_data), k, fold_rng),
+        sb=assign_folds(len(sample.sb_data), k, fold_rng),
+        eval_signal=assign_folds(n_eval, k, fold_rng),
+    )
     classifier_rng = np.random.default_rng(classifier_seed)
     template_rng = np.random.default_rng(template_seed)
+    n_features = len(config.feature_names())
+    x_eval_signal = (
+        np.empty((0, n_features)) if sample.eval_signal is None else sample.eval_signal.features
+    )
 
-    methods: dict[str, dict[str, Any]] = {}
-    scores: dict[str, dict[str, np.ndarray]] = {}
-    sr_label = sample.sr_data.label
-
-    def cwola_against(name: str, x_neg: np.ndarray) -> Evaluation:
-        """SR data (positives) against a background sample (negatives)."""
-        fold_neg = assign_folds(len(x_neg), k, fold_rng)
+    def classify(
+        name: str, x_sr: np.ndarray, x_neg: np.ndarray | None, x_eval: np.ndarray,
+        x_sb: np.ndarray,
+    ) -> Evaluation:
+        """CWoLa: SR data ``x_sr`` (positives) against ``x_neg``; ``x_neg=None`` means the
+        sideband data ``x_sb`` themselves are the negatives (scored out-of-fold)."""
+        sb_negative = x_neg is None
+        fold_neg = folds.sb if sb_negative else assign_folds(len(x_neg), k, fold_rng)
+        extra = np.concatenate([x_eval, *([] if sb_negative else [x_sb])])
+        fold_extra = np.concatenate([folds.eval_signal, *([] if sb_negative else [folds.sb])])
         with timer.stage(f"{name}_classifier"):
             result = kfold_scores(
-                sample.sr_data.features, fold_sr, x_neg, fold_neg, config.cwola,
-                seed=int(classifier_rng.integers(2**31)), x_eval=x_eval, fold_eval=fold_eval,
+                x_sr, folds.sr, x_sb if sb_negative else x_neg, fold_neg, config.cwola,
+                seed=int(classifier_rng.integers(2**31)), x_eval=extra, fold_eval=fold_extra,
                 n_workers=n_workers, desc=name,
             )  # fmt: skip
-        return Evaluation(result.positive, result.evaluation)
+        n = len(x_eval)
+        sb_scores = result.negative if sb_negative else result.evaluation[n:]
+        return Evaluation(result.positive, result.evaluation[:n], sb_scores)
 
-    for name in config.methods:
+    methods: dict[str, dict[str, Any]] = {}
+    evaluations: dict[str, Evaluation] = {}
+    transit_model = None
+    sr, sb = sample.sr_data, sample.sb_data
+    for name in sorted(config.methods, key=KNOWN_METHODS.index):  # templates before latents
         info: dict[str, Any] = {}
         if name in TEMPLATE_METHODS:
             with timer.stage(f"{name}_template"):
                 template = build_template(name, sample, config, template_rng, n_workers)
             info.update(template.info)
-            if sr_label is not None:
+            if sr.label is not None:
                 with timer.stage(f"{name}_closure"):
                     info["closure_auc"] = template_closure(
                         sample, template.features, config, classifier_rng, fold_rng, n_workers
                     )
-            evaluation = cwola_against(name, template.features)
+            if name == "cwola_sb":
+                evaluation = classify(name, sr.features, None, x_eval_signal, sb.features)
+            else:
+                evaluation = classify(name, sr.features, template.features, x_eval_signal,
+                                      sb.features)  # fmt: skip
+            if name == "transit":
+                transit_model = template.model
+                transit_model.save(out_dir / TRANSIT_MODEL_FILE)
+                with timer.stage("transit_diagnostics"):
+                    info.update(transit_diagnostics(
+                        transit_model, sample, template.features, config, template_rng,
+                        n_workers, out_dir,
+                    ))  # fmt: skip
+        elif name == "latransit":
+            assert transit_model is not None  # config validation orders transit first
+            with timer.stage("latransit_latents"):
+                z_sr = transit_model.latent(sr.features, sr.mass)
+                z_sb = transit_model.latent(sb.features, sb.mass)
+                z_eval = (
+                    np.empty((0, z_sr.shape[1])) if sample.eval_signal is None
+                    else transit_model.latent(sample.eval_signal.features, sample.eval_signal.mass)
+                )  # fmt: skip
+            evaluation = classify(name, z_sr, None, z_eval, z_sb)
         elif name == "iad":
             assert sample.extra_background is not None
-            evaluation = cwola_against(name, sample.extra_background.features)
+            evaluation = classify(name, sr.features, sample.extra_background.features,
+                                  x_eval_signal, sb.features)  # fmt: skip
         elif name == "supervised":
-            evaluation = supervised_scores(
-                sample, fold_sr, fold_eval, config, classifier_rng, n_workers, timer
-            )
-            if evaluation is None:
+            supervised = supervised_scores(sample, folds, config, classifier_rng, n_workers, timer)
+            if supervised is None:
                 log.warning("supervised: no signal in the SR to train on; skipped")
                 continue
+            evaluation = supervised
         else:  # pragma: no cover - config validation lists every method
             raise ValueError(f"method {name!r} is not implemented")
         metrics = evaluation.metrics(sample)
+        sculpting = evaluation.sculpting(sample)
         methods[name] = {**(metrics or {}), **info}
-        scores[name] = {"sr_data": evaluation.sr_data, "eval_signal": evaluation.eval_signal}
+        if sculpting is not None:
+            methods[name]["sculpting_chi2_per_bin"] = sculpting
+        evaluations[name] = evaluation
 
     with timer.stage("write"):
-        write_scores(out_dir / SCORES_FILE, sample, fold_sr, fold_eval, scores)
+        write_scores(out_dir / SCORES_FILE, sample, folds, evaluations)
+        write_summary_plots(out_dir, sample, evaluations, methods)
     timer.seconds["total"] = round(time.perf_counter() - total_start, 3)
     result = {
         "name": config.name,
@@ -234,6 +299,23 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
     write_json_atomic(out_dir / RESULT_FILE, result)
     log.info("wrote %s", out_dir / RESULT_FILE)
     return result
+
+
+def write_summary_plots(
+    out_dir: Path,
+    sample: SearchSample,
+    evaluations: dict[str, Evaluation],
+    methods: dict[str, dict[str, Any]],
+) -> None:
+    """SI and rejection curves of every method; sculpting chi2/n vs rejection."""
+    if sample.sr_data.label is None or not evaluations:
+        return
+    curves = {name: ev.roc(sample) for name, ev in evaluations.items()}
+    plots.si_curves(curves, out_dir / "plots" / "si_curves")
+    chi2 = {n: m["sculpting_chi2_per_bin"] for n, m in methods.items()
+            if "sculpting_chi2_per_bin" in m}  # fmt: skip
+    if chi2:
+        plots.sculpting(chi2, out_dir / "plots" / "sculpting")
 
 
 def template_closure(
@@ -260,8 +342,7 @@ def template_closure(
 
 def supervised_scores(
     sample: SearchSample,
-    fold_sr: np.ndarray,
-    fold_eval: np.ndarray,
+    folds: Folds,
     config: RunConfig,
     classifier_rng: np.random.Generator,
     n_workers: int,
@@ -274,16 +355,16 @@ def supervised_scores(
         return None
     is_sig = label == 1
     x_sig = [sample.sr_data.features[is_sig]]
-    f_sig = [fold_sr[is_sig]]
+    f_sig = [folds.sr[is_sig]]
     if sample.eval_signal is not None:
         x_sig.append(sample.eval_signal.features)
-        f_sig.append(fold_eval)
+        f_sig.append(folds.eval_signal)
     x_pos, fold_pos = np.concatenate(x_sig), np.concatenate(f_sig)
     if len(x_pos) < config.cwola.n_folds:
         return None
     with timer.stage("supervised_classifier"):
         result = kfold_scores(
-            x_pos, fold_pos, sample.sr_data.features[~is_sig], fold_sr[~is_sig], config.cwola,
+            x_pos, fold_pos, sample.sr_data.features[~is_sig], folds.sr[~is_sig], config.cwola,
             seed=int(classifier_rng.integers(2**31)), n_workers=n_workers, desc="supervised",
         )  # fmt: skip
     sr_scores = np.empty(len(label))
@@ -294,21 +375,22 @@ def supervised_scores(
 
 
 def write_scores(
-    path: Path,
-    sample: SearchSample,
-    fold_sr: np.ndarray,
-    fold_eval: np.ndarray,
-    scores: dict[str, dict[str, np.ndarray]],
+    path: Path, sample: SearchSample, folds: Folds, evaluations: dict[str, Evaluation]
 ) -> None:
-    """HDF5: ``sr_data/{mass,label,fold}``, ``eval_signal/{mass,fold}``,
-    ``scores/<method>/{sr_data,eval_signal}`` (out-of-fold scores)."""
-    groups: dict[str, dict[str, np.ndarray]] = {
-        "sr_data": {"mass": sample.sr_data.mass, "fold": fold_sr},
-    }
-    if sample.sr_data.label is not None:
-        groups["sr_data"]["label"] = sample.sr_data.label
-    if sample.eval_signal is not None:
-        groups["eval_signal"] = {"mass": sample.eval_signal.mass, "fold": fold_eval}
-    for name, arrays in scores.items():
+    """HDF5: ``sr_data/{mass,label,fold}``, ``sb_data/{mass,label,fold}``,
+    ``eval_signal/{mass,fold}`` and ``scores/<method>/{sr_data,eval_signal,sb_data}``."""
+    groups: dict[str, dict[str, np.ndarray]] = {}
+    for group, events, fold in (("sr_data", sample.sr_data, folds.sr),
+                                ("sb_data", sample.sb_data, folds.sb),
+                                ("eval_signal", sample.eval_signal, folds.eval_signal)):  # fmt: skip
+        if events is None:
+            continue
+        groups[group] = {"mass": events.mass, "fold": fold}
+        if events.label is not None and group != "eval_signal":
+            groups[group]["label"] = events.label
+    for name, evaluation in evaluations.items():
+        arrays = {"sr_data": evaluation.sr_data, "eval_signal": evaluation.eval_signal}
+        if evaluation.sb_data is not None:
+            arrays["sb_data"] = evaluation.sb_data
         groups[f"scores/{name}"] = arrays
     write_arrays_hdf5(path, groups)
