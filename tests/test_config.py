@@ -80,3 +80,19 @@ def test_missing_or_broken_config_file(tmp_path):
     bad.write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_transit_overrides_replace_only_what_is_set():
+    config = config_from_dict(minimal(profile="fast", transit={"epochs": 7,
+                                                               "zero_init_scales": False}))
+    assert config.transit.training_overrides() == {"epochs": 7, "zero_init_scales": False}
+    from transit.transport.train import profile
+
+    assert profile(config.profile).epochs != 7  # the profile itself is untouched
+
+
+def test_methods_named_twice_or_latransit_alone_are_errors():
+    with pytest.raises(ConfigError, match="twice"):
+        config_from_dict(minimal(methods=["transit", "transit"]))
+    with pytest.raises(ConfigError, match="add 'transit'"):
+        config_from_dict(minimal(methods=["latransit"]))

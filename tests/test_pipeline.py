@@ -33,6 +33,20 @@ def test_end_to_end_writes_every_output(synthetic_run):
     assert on_disk["n_events"]["sr"] > on_disk["n_events"]["sr_signal"] > 0
     assert on_disk["versions"]["transit-ad"]
     assert config_from_dict(json.loads((out / "config.json").read_text())).seed == 3
+    assert on_disk["schema_version"] == 1
+
+
+def test_bump_hunt_and_report_are_written(synthetic_run):
+    out, result = synthetic_run
+    for name in ("cwola_sb", "iad"):
+        cuts = result["bump_hunt"][name]["cuts"]
+        assert [c["keep_fraction"] for c in cuts] == [1.0, 0.1, 0.01, 0.001]
+        for cut in cuts:  # a number only where the fit converged
+            assert (cut["z"] is None) == (cut["fit_status"] != "ok")
+        assert (out / "plots" / f"bump_hunt_{name}.png").is_file()
+    assert "supervised" not in result["bump_hunt"]  # it has no sideband scores
+    page = (out / "index.html").read_text()
+    assert "PARTIAL" not in page and "bump_hunt_iad.png" in page
 
 
 def test_references_rank_as_physics_says(synthetic_run):
@@ -92,11 +106,12 @@ def test_unlabelled_data_run_scores_without_metrics(tmp_path):
     np.savez(path, m=mjj, a=rng.normal(size=8000), b=rng.normal(size=8000) + mjj / 4000)
     config = config_from_dict({
         "data": {"path": str(path), "format": "table", "mass_column": "m"},
-        "features": ["a", "b"], "injection": {"n_signal": 0},
+        "features": ["a", "b"], "injection": {"n_signal": 0}, "methods": ["cwola_sb"],
         "cwola": {"n_folds": 3, "n_members": 1, "max_iter": 20}, "n_workers": 1,
     })  # fmt: skip
     result = run_one(config, tmp_path / "out")
     assert "auc" not in result["methods"]["cwola_sb"]  # no truth: no metrics, but scores exist
+    assert result["bump_hunt"]["cwola_sb"]["cuts"][0]["n_observed"] > 0  # the search itself runs
     with h5py.File(tmp_path / "out" / "scores.h5") as handle:
         assert handle["scores/cwola_sb/sr_data"].shape == (result["n_events"]["sr"],)
 
@@ -151,3 +166,11 @@ def test_transit_and_latransit_end_to_end(synthetic_npz, tmp_path):
 
     model = TransitTransport.load(tmp_path / "transit" / "transit_model.pt")
     assert model.latent(np.ones((2, 5)), np.array([3400.0, 3500.0])).shape == (2, 8)
+
+
+def test_a_method_gives_the_same_numbers_whichever_others_run(synthetic_npz, synthetic_run,
+                                                              tmp_path):  # fmt: skip
+    _, full = synthetic_run
+    alone = run_one(config_from_dict(synthetic_config_dict(synthetic_npz, methods=["iad"])),
+                    tmp_path / "alone")  # fmt: skip
+    assert alone["methods"]["iad"] == full["methods"]["iad"]

@@ -58,6 +58,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir} is not a run directory")
+    print(write_report(run_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="transit", description="Weakly-supervised resonant anomaly search with TRANSIT."
@@ -73,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true",
                      help="replace the run in an existing output directory")
     run.set_defaults(func=_cmd_run)
+    report = sub.add_parser("report", help="(re)write RUN_DIR/index.html from a run's results")
+    report.add_argument("run_dir")
+    report.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -117,13 +117,27 @@ class CwolaConfig:
 
 @dataclass(frozen=True)
 class TransitConfig:
-    """TRANSIT template settings (method.md §4-§6). ``profile`` names the training recipe."""
+    """TRANSIT template settings (method.md §4-§6).
+
+    The training recipe is the run's ``profile`` (``paper``, ``paper_exact``, ``fast``,
+    ``test``; see ``transit.transport.train.profile``); the fields set here (not None) replace
+    the profile's value: ``epochs``, ``batch_size``, ``lr`` and ``zero_init_scales`` (start every
+    residual block as the identity; the authors start the scales at 1).
+    """
 
     template_factor: float = 4.0
     latent_dim: int = 8
     width: int = 128
     n_blocks: int = 2
     epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    zero_init_scales: bool | None = None
+
+    def training_overrides(self) -> dict[str, Any]:
+        values = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                  "zero_init_scales": self.zero_init_scales}  # fmt: skip
+        return {k: v for k, v in values.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,7 @@ class RunConfig:
     features: str | tuple[str, ...] = "lhco5"
     regions: RegionsConfig = field(default_factory=RegionsConfig)
     injection: InjectionConfig = field(default_factory=InjectionConfig)
-    methods: tuple[str, ...] = ("cwola_sb",)
+    methods: tuple[str, ...] = ("transit", "latransit")
     extra_background: SourceConfig | None = None
     extra_signal: SourceConfig | None = None
     cwola: CwolaConfig = field(default_factory=CwolaConfig)

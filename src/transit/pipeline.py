@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, plots
+from .bumphunt import bump_hunt_detail, plot_bump_hunt
 from .config import KNOWN_METHODS, TEMPLATE_METHODS, RunConfig
 from .cwola import KFoldScores, allotted_cpus, kfold_scores
 from .diagnostics import transit_diagnostics
@@ -28,10 +29,12 @@ from .events import Events
 from .io import load_events, write_arrays_hdf5, write_json_atomic
 from .metrics import closure_auc, roc_curve, sculpting_chi2, selection_metrics
 from .regions import Regions, SearchSample, assign_folds, build_sample
+from .report import write_report
 from .templates import build_template
 
 log = logging.getLogger(__name__)
 
+SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
 SCORES_FILE = "scores.h5"
 CONFIG_FILE = "config.json"
@@ -176,9 +179,7 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
     timer = Timer()
     total_start = time.perf_counter()
     n_workers = config.n_workers or allotted_cpus()
-    injection_seed, fold_seed, template_seed, classifier_seed = np.random.SeedSequence(
-        config.seed
-    ).spawn(4)
+    injection_seed, fold_seed = np.random.SeedSequence(config.seed).spawn(2)
     log.info("run %s, seed %d, %d worker process(es)", config.name, config.seed, n_workers)
 
     with timer.stage("load"):
@@ -194,8 +195,6 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
         sb=assign_folds(len(sample.sb_data), k, fold_rng),
         eval_signal=assign_folds(n_eval, k, fold_rng),
     )
-    classifier_rng = np.random.default_rng(classifier_seed)
-    template_rng = np.random.default_rng(template_seed)
     n_features = len(config.feature_names())
     x_eval_signal = (
         np.empty((0, n_features)) if sample.eval_signal is None else sample.eval_signal.features
@@ -203,18 +202,18 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
 
     def classify(
         name: str, x_sr: np.ndarray, x_neg: np.ndarray | None, x_eval: np.ndarray,
-        x_sb: np.ndarray,
+        x_sb: np.ndarray, rng: np.random.Generator,
     ) -> Evaluation:
         """CWoLa: SR data ``x_sr`` (positives) against ``x_neg``; ``x_neg=None`` means the
         sideband data ``x_sb`` themselves are the negatives (scored out-of-fold)."""
         sb_negative = x_neg is None
-        fold_neg = folds.sb if sb_negative else assign_folds(len(x_neg), k, fold_rng)
+        fold_neg = folds.sb if sb_negative else assign_folds(len(x_neg), k, rng)
         extra = np.concatenate([x_eval, *([] if sb_negative else [x_sb])])
         fold_extra = np.concatenate([folds.eval_signal, *([] if sb_negative else [folds.sb])])
         with timer.stage(f"{name}_classifier"):
             result = kfold_scores(
                 x_sr, folds.sr, x_sb if sb_negative else x_neg, fold_neg, config.cwola,
-                seed=int(classifier_rng.integers(2**31)), x_eval=extra, fold_eval=fold_extra,
+                seed=int(rng.integers(2**31)), x_eval=extra, fold_eval=fold_extra,
                 n_workers=n_workers, desc=name,
             )  # fmt: skip
         n = len(x_eval)
@@ -226,28 +225,29 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
     transit_model = None
     sr, sb = sample.sr_data, sample.sb_data
     for name in sorted(config.methods, key=KNOWN_METHODS.index):  # templates before latents
+        # each method draws from its own stream: its numbers do not depend on the others run
+        rng = np.random.default_rng([config.seed, 1 + KNOWN_METHODS.index(name)])
         info: dict[str, Any] = {}
         if name in TEMPLATE_METHODS:
             with timer.stage(f"{name}_template"):
-                template = build_template(name, sample, config, template_rng, n_workers)
+                template = build_template(name, sample, config, rng, n_workers)
             info.update(template.info)
             if sr.label is not None:
                 with timer.stage(f"{name}_closure"):
                     info["closure_auc"] = template_closure(
-                        sample, template.features, config, classifier_rng, fold_rng, n_workers
+                        sample, template.features, config, rng, n_workers
                     )
             if name == "cwola_sb":
-                evaluation = classify(name, sr.features, None, x_eval_signal, sb.features)
+                evaluation = classify(name, sr.features, None, x_eval_signal, sb.features, rng)
             else:
                 evaluation = classify(name, sr.features, template.features, x_eval_signal,
-                                      sb.features)  # fmt: skip
+                                      sb.features, rng)  # fmt: skip
             if name == "transit":
                 transit_model = template.model
                 transit_model.save(out_dir / TRANSIT_MODEL_FILE)
                 with timer.stage("transit_diagnostics"):
                     info.update(transit_diagnostics(
-                        transit_model, sample, template.features, config, template_rng,
-                        n_workers, out_dir,
+                        transit_model, sample, template.features, config, rng, n_workers, out_dir,
                     ))  # fmt: skip
         elif name == "latransit":
             assert transit_model is not None  # config validation orders transit first
@@ -258,13 +258,13 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
                     np.empty((0, z_sr.shape[1])) if sample.eval_signal is None
                     else transit_model.latent(sample.eval_signal.features, sample.eval_signal.mass)
                 )  # fmt: skip
-            evaluation = classify(name, z_sr, None, z_eval, z_sb)
+            evaluation = classify(name, z_sr, None, z_eval, z_sb, rng)
         elif name == "iad":
             assert sample.extra_background is not None
             evaluation = classify(name, sr.features, sample.extra_background.features,
-                                  x_eval_signal, sb.features)  # fmt: skip
+                                  x_eval_signal, sb.features, rng)  # fmt: skip
         elif name == "supervised":
-            supervised = supervised_scores(sample, folds, config, classifier_rng, n_workers, timer)
+            supervised = supervised_scores(sample, folds, config, rng, n_workers, timer)
             if supervised is None:
                 log.warning("supervised: no signal in the SR to train on; skipped")
                 continue
@@ -278,15 +278,19 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
             methods[name]["sculpting_chi2_per_bin"] = sculpting
         evaluations[name] = evaluation
 
+    with timer.stage("bump_hunt"):
+        bump = run_bump_hunts(out_dir, sample, evaluations)
     with timer.stage("write"):
         write_scores(out_dir / SCORES_FILE, sample, folds, evaluations)
         write_summary_plots(out_dir, sample, evaluations, methods)
     timer.seconds["total"] = round(time.perf_counter() - total_start, 3)
     result = {
+        "schema_version": SCHEMA_VERSION,
         "name": config.name,
         "seed": config.seed,
         "status": "complete",
         "methods": methods,
+        "bump_hunt": bump,
         "n_events": counts,
         "n_dropped_nonfinite": dropped,
         "timings_s": timer.seconds,
@@ -298,7 +302,28 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
     }
     write_json_atomic(out_dir / RESULT_FILE, result)
     log.info("wrote %s", out_dir / RESULT_FILE)
+    write_report(out_dir)
     return result
+
+
+def run_bump_hunts(
+    out_dir: Path, sample: SearchSample, evaluations: dict[str, Evaluation]
+) -> dict[str, Any]:
+    """Bump hunt on the data (SR and SB) after cuts on each method's score: sideband fit of
+    m_jj, predicted SR background, local significance (``transit.bumphunt``). Needs no truth."""
+    sr, sb = sample.sr_data, sample.sb_data
+    mass = np.concatenate([sr.mass, sb.mass])
+    results: dict[str, Any] = {}
+    for name, evaluation in evaluations.items():
+        if evaluation.sb_data is None:
+            continue
+        scores = np.concatenate([evaluation.sr_data, evaluation.sb_data])
+        detail = bump_hunt_detail(mass, scores, sample.regions.sr, sample.regions.span)
+        results[name] = {"cuts": detail.records}
+        z_by_cut = {r["keep_fraction"]: r["z"] for r in detail.records}
+        plot_bump_hunt(detail.counts, detail.edges, detail.fits, sample.regions.sr,
+                       out_dir / "plots" / f"bump_hunt_{name}", z_by_cut)  # fmt: skip
+    return results
 
 
 def write_summary_plots(
@@ -322,8 +347,7 @@ def template_closure(
     sample: SearchSample,
     template: np.ndarray,
     config: RunConfig,
-    classifier_rng: np.random.Generator,
-    fold_rng: np.random.Generator,
+    rng: np.random.Generator,
     n_workers: int,
 ) -> float:
     """Closure AUC: k-fold classifier of true SR background (SR data with label 0) against the
@@ -332,9 +356,9 @@ def template_closure(
     background = sample.sr_data.features[sample.sr_data.label == 0]
     k = config.cwola.n_folds
     result: KFoldScores = kfold_scores(
-        background, assign_folds(len(background), k, fold_rng),
-        template, assign_folds(len(template), k, fold_rng),
-        config.cwola, seed=int(classifier_rng.integers(2**31)),
+        background, assign_folds(len(background), k, rng),
+        template, assign_folds(len(template), k, rng),
+        config.cwola, seed=int(rng.integers(2**31)),
         n_members=config.cwola.closure_members, n_workers=n_workers, desc="closure",
     )  # fmt: skip
     return closure_auc(result.positive, result.negative)
@@ -344,7 +368,7 @@ def supervised_scores(
     sample: SearchSample,
     folds: Folds,
     config: RunConfig,
-    classifier_rng: np.random.Generator,
+    rng: np.random.Generator,
     n_workers: int,
     timer: Timer,
 ) -> Evaluation | None:
@@ -365,7 +389,7 @@ def supervised_scores(
     with timer.stage("supervised_classifier"):
         result = kfold_scores(
             x_pos, fold_pos, sample.sr_data.features[~is_sig], folds.sr[~is_sig], config.cwola,
-            seed=int(classifier_rng.integers(2**31)), n_workers=n_workers, desc="supervised",
+            seed=int(rng.integers(2**31)), n_workers=n_workers, desc="supervised",
         )  # fmt: skip
     sr_scores = np.empty(len(label))
     n_data_sig = int(is_sig.sum())

@@ -138,7 +138,7 @@ def si_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], stem: Path) -> l
         right.plot(eps_s[keep], 1 / eps_b[keep], label=name)
     left.set_xscale("log")
     left.set_xlabel(r"background rejection $1/\epsilon_b$", fontsize=11)
-    left.set_ylabel(r"SI = $\epsilon_s/\sqrt{\epsilon_b}$", fontsize=11)
+    left.set_ylabel("SI = ε_s / √ε_b", fontsize=11)
     right.set_yscale("log")
     right.set_xlabel(r"signal efficiency $\epsilon_s$", fontsize=11)
     right.set_ylabel(r"$1/\epsilon_b$", fontsize=11)

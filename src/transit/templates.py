@@ -8,6 +8,7 @@ transports sideband events to SR masses (method.md §6).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,14 +43,15 @@ def transit_template(
     event draw a sideband event and an SR-data mass (both bootstrapped; the classifier never
     sees the mass) and output G(E(x, m), m_SR). Size ``transit.template_factor`` x N_SR."""
     from .transport.estimator import TransitTransport
+    from .transport.train import profile
 
     settings = config.transit
+    train_settings = dataclasses.replace(profile(config.profile), **settings.training_overrides())
     model = TransitTransport(
         latent_dim=settings.latent_dim,
         width=settings.width,
         n_blocks=settings.n_blocks,
-        profile=config.profile,
-        epochs=settings.epochs,
+        settings=train_settings,
         random_state=int(rng.integers(2**31)),
         n_threads=n_workers,
         progress=sys.stderr.isatty(),
@@ -64,7 +66,10 @@ def transit_template(
     if not np.isfinite(features).all():
         raise RuntimeError("the TRANSIT template holds NaN/inf values: the training diverged")
     info = {"size": size, "train_steps": model.n_steps_,
-            "train_seconds": round(model.train_seconds_, 2)}  # fmt: skip
+            "train_seconds": round(model.train_seconds_, 2),
+            "train_settings": dataclasses.asdict(train_settings),
+            "final_val_losses": {k: v for k, v in model.history_[-1].items()
+                                 if k.startswith("val_")}}  # fmt: skip
     return Template(features, info, model)
 
 

@@ -11,6 +11,7 @@ After the warm-up: one D step per batch, then one generator step unless L_D > ln
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import sys
 import time
@@ -23,6 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
 
 LN2 = math.log(2.0)
 LOSS_NAMES = ("reconstruction", "consistency", "discriminator", "adversarial")
@@ -366,5 +369,11 @@ def train_transport(
                 }
             )
             bar.set_postfix(rec=f"{val['val_rec']:.4f}", d=f"{val['val_d']:.3f}")
+            if (epoch + 1) % max(1, settings.epochs // 10) == 0 or epoch + 1 == settings.epochs:
+                log.info(
+                    "TRANSIT epoch %d/%d: val rec %.5f con %.5f D %.4f (%.1f s/epoch)",
+                    epoch + 1, settings.epochs, val["val_rec"], val["val_con"], val["val_d"],
+                    result.history[-1]["seconds"],
+                )  # fmt: skip
     result.seconds = time.perf_counter() - start_time
     return result
