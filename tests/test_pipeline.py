@@ -122,6 +122,7 @@ def test_real_data_subsample_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(repo)  # the benchmark configs name data relative to the repository root
     config = load_config(repo / "configs" / "benchmarks" / "b2.yaml", [
         "cwola.n_members=1", "cwola.max_iter=60", "n_workers=2", "injection.n_signal=1544",
+        "methods=[cwola_sb, iad, supervised]",
     ])  # fmt: skip
     result = run_one(config, tmp_path / "b2")
     m = result["methods"]
