@@ -175,3 +175,13 @@ def test_a_method_gives_the_same_numbers_whichever_others_run(synthetic_npz, syn
     alone = run_one(config_from_dict(synthetic_config_dict(synthetic_npz, methods=["iad"])),
                     tmp_path / "alone")  # fmt: skip
     assert alone["methods"]["iad"] == full["methods"]["iad"]
+
+
+def test_si_vs_injection_plot_from_runs(synthetic_run, tmp_path):
+    from transit.plots import si_vs_injection
+
+    _, result = synthetic_run
+    other = json.loads(json.dumps(result))
+    other["config"]["injection"]["n_signal"] = 100
+    paths = si_vs_injection([result, other], tmp_path / "si_vs_n")
+    assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)

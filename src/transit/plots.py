@@ -160,3 +160,39 @@ def sculpting(chi2: dict[str, dict[str, float]], stem: Path) -> list[Path]:
     ax.set_ylabel(r"$\chi^2/n$ of the $m_{jj}$ shape", fontsize=11)
     ax.legend(fontsize=9)
     return save(fig, stem)
+
+
+def si_vs_injection(results: list[dict[str, Any]], stem: Path, rejection: int = 1000) -> list[Path]:
+    """SI at 1/eps_b = ``rejection`` against the injected signal N, one line per method (mean and
+    std over the runs sharing N), from several ``result.json`` dictionaries.
+
+    The dashed lines mark the SI a cut needs for a 3 and 5 sigma excess: with S signal and B
+    background events in the SR, S eps_s / sqrt(B eps_b) = SI S / sqrt(B), so SI_Z = Z sqrt(B) / S.
+    """
+    plt = _pyplot()
+    key = f"si_at_rej_{rejection}"
+    by_n: dict[int, list[dict[str, Any]]] = {}
+    for result in results:
+        by_n.setdefault(int(result["config"]["injection"]["n_signal"]), []).append(result)
+    ns = sorted(by_n)
+    methods = sorted({m for r in results for m in r["methods"] if key in r["methods"][m]})
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name in methods:
+        values = [[r["methods"][name][key] for r in by_n[n]
+                   if name in r["methods"] and r["methods"][name].get(key) is not None]
+                  for n in ns]  # fmt: skip
+        mean = [np.mean(v) if v else np.nan for v in values]
+        std = [np.std(v) if v else np.nan for v in values]
+        ax.errorbar(ns, mean, std, marker="o", capsize=3, label=name)
+    for z, style in ((3, "--"), (5, ":")):
+        needed = []
+        for n in ns:
+            counts = by_n[n][0]["n_events"]
+            s, b = counts.get("sr_signal", 0), counts["sr"] - counts.get("sr_signal", 0)
+            needed.append(z * np.sqrt(b) / s if s > 0 else np.nan)
+        ax.plot(ns, needed, "k" + style, lw=1, label=f"{z}σ needs")
+    ax.set_yscale("log")
+    ax.set_xlabel("injected signal events N", fontsize=11)
+    ax.set_ylabel(f"SI at 1/ε_b = {rejection}", fontsize=11)
+    ax.legend(fontsize=9)
+    return save(fig, stem)
