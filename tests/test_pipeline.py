@@ -44,6 +44,9 @@ def test_bump_hunt_and_report_are_written(synthetic_run):
         for cut in cuts:  # a number only where the fit converged
             assert (cut["z"] is None) == (cut["fit_status"] != "ok")
         assert (out / "plots" / f"bump_hunt_{name}.png").is_file()
+        scan = result["bump_hunt"][name]["sliding_scan"]
+        assert scan["status"] == "ok" and len(scan["windows"]) >= 3
+        assert scan["global_p"] is None or 0 <= scan["global_p"] <= 1
     assert "supervised" not in result["bump_hunt"]  # it has no sideband scores
     page = (out / "index.html").read_text()
     assert "PARTIAL" not in page and "bump_hunt_iad.png" in page
