@@ -98,10 +98,10 @@ def transit_diagnostics(
                       replace=False)  # fmt: skip
     paths = model.trajectories(sample.sb_data.features[pick], sample.sb_data.mass[pick], masses)
     data = Events.concat([sample.sb_data, sr])
-    half = 0.5 * (masses[1] - masses[0]) * 2
+    window = masses[1] - masses[0]  # events within one grid step of each mass
     quantiles = np.full((3, len(masses), len(names)), np.nan)
     for i, m in enumerate(masses):
-        near = np.abs(data.mass - m) < half
+        near = np.abs(data.mass - m) < window
         if near.sum() >= 50:
             quantiles[:, i] = np.quantile(data.features[near], [0.16, 0.5, 0.84], axis=0)
     plots.trajectories(masses, paths, names, plot_dir / "transit_trajectories", quantiles)

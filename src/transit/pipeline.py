@@ -120,22 +120,28 @@ class Evaluation:
     eval_signal: np.ndarray
     sb_data: np.ndarray | None = None
 
-    def metrics(self, sample: SearchSample) -> dict[str, float] | None:
-        """Signal = SR-data signal (out-of-fold) + held-out SR signal; background = SR-data
-        background (out-of-fold). None when the data carry no truth labels."""
+    def signal_and_background(
+        self, sample: SearchSample
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Scores of the evaluation signal (SR-data signal out-of-fold + held-out SR signal) and
+        of the SR-data background (out-of-fold). None when the data carry no truth labels."""
         label = sample.sr_data.label
         if label is None:
             return None
         signal = np.concatenate([self.sr_data[label == 1], self.eval_signal])
-        if len(signal) == 0:
+        return signal, self.sr_data[label == 0]
+
+    def metrics(self, sample: SearchSample) -> dict[str, float] | None:
+        """SI, max SIC and AUC of :meth:`signal_and_background`; None without truth or signal."""
+        scores = self.signal_and_background(sample)
+        if scores is None or len(scores[0]) == 0:
             return None
-        return selection_metrics(signal, self.sr_data[label == 0])
+        return selection_metrics(*scores)
 
     def roc(self, sample: SearchSample) -> tuple[np.ndarray, np.ndarray]:
-        label = sample.sr_data.label
-        assert label is not None
-        signal = np.concatenate([self.sr_data[label == 1], self.eval_signal])
-        return roc_curve(signal, self.sr_data[label == 0])
+        scores = self.signal_and_background(sample)
+        assert scores is not None
+        return roc_curve(*scores)
 
     def sculpting(self, sample: SearchSample) -> dict[str, float] | None:
         """chi2/n of the true-background m_jj shape (SR and SB) after cuts on this score."""
