@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from transit.preprocessing import FeatureScaler, MassScaler
+from transit.preprocessing import (
+    FeatureScaler,
+    GaussianQuantileScaler,
+    MassScaler,
+    feature_scaler_from_arrays,
+)
 
 
 @pytest.fixture()
@@ -99,3 +104,30 @@ def test_mass_scaler_rejects_bad_input() -> None:
         MassScaler(4600.0, 3000.0)
     with pytest.raises(ValueError, match="NaN or inf"):
         MassScaler(3000.0, 4600.0).transform([3500.0, np.nan])
+
+
+def test_gauss_scaler_round_trip_and_normal_marginals(sample: np.ndarray) -> None:
+    scaler = GaussianQuantileScaler().fit(sample)
+    scaled = scaler.transform(sample)
+    np.testing.assert_allclose(scaled.mean(axis=0), 0.0, atol=0.02)
+    np.testing.assert_allclose(scaled.std(axis=0), 1.0, atol=0.03)
+    np.testing.assert_allclose(scaler.inverse_transform(scaled), sample, rtol=1e-7, atol=1e-7)
+    restored = feature_scaler_from_arrays(scaler.to_arrays())
+    assert isinstance(restored, GaussianQuantileScaler)
+    np.testing.assert_array_equal(restored.transform(sample), scaled)
+
+
+def test_gauss_scaler_keeps_a_spike_and_bounds_the_inverse() -> None:
+    rng = np.random.default_rng(1)
+    x = np.where(rng.random(20000) < 0.3, np.pi, rng.normal(3.3, 0.2, 20000))[:, None]
+    scaler = GaussianQuantileScaler().fit(x)
+    back = scaler.inverse_transform(np.array([[-40.0], [40.0], [0.0]]))
+    assert x.min() - 1e-2 <= back.min() and back.max() <= x.max() + 1e-2
+    spike = scaler.transform(np.array([[np.pi]]))[0, 0]
+    assert np.isfinite(spike)
+    np.testing.assert_allclose(scaler.inverse_transform(np.array([[spike]])), np.pi, atol=1e-6)
+
+
+def test_logit_arrays_still_load_as_logit(sample: np.ndarray) -> None:
+    scaler = FeatureScaler().fit(sample)
+    assert isinstance(feature_scaler_from_arrays(scaler.to_arrays()), FeatureScaler)

@@ -216,3 +216,19 @@ def test_divergence_is_reported(data) -> None:
     model = TransitTransport(width=16, disc_width=16, settings=settings)
     with pytest.raises(RuntimeError, match=r"diverged.*epoch 1.*lower learning rate"):
         model.fit(x[:1000], m[:1000])
+
+
+def test_gauss_feature_transform_trains_and_round_trips(data, tmp_path: Path) -> None:
+    x, m = data
+    model = TransitTransport(**SMALL, feature_transform="gauss", epochs=4, random_state=0)
+    model.fit(x, m)
+    moved = model.transport(x[:500], m[:500], 4500.0)
+    assert np.isfinite(moved).all()
+    path = tmp_path / "gauss.pt"
+    model.save(path)
+    loaded = TransitTransport.load(path)
+    assert loaded.feature_transform == "gauss"
+    np.testing.assert_array_equal(loaded.transport(x[:50], m[:50], 3500.0),
+                                  model.transport(x[:50], m[:50], 3500.0))  # fmt: skip
+    with pytest.raises(ValueError, match="feature_transform"):
+        TransitTransport(feature_transform="log")

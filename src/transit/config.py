@@ -26,12 +26,14 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 #: Methods that build a background template and are scored with CWoLa against SR data.
-TEMPLATE_METHODS = ("cwola_sb", "transit")
+TEMPLATE_METHODS = ("cwola_sb", "transit", "flow")
 #: Reference classifiers that need truth (an extra background sample or labels).
 REFERENCE_METHODS = ("iad", "supervised")
 #: Methods computed from the TRANSIT latent space (needs the transit template to be trained).
 LATENT_METHODS = ("latransit",)
-KNOWN_METHODS = TEMPLATE_METHODS + LATENT_METHODS + REFERENCE_METHODS
+#: Every method, in the order a run computes them (templates before the latents that need them).
+#: The position also seeds each method's random stream, so new methods go at the end.
+KNOWN_METHODS = ("cwola_sb", "transit", "latransit", "iad", "supervised", "flow")
 
 PROFILES = ("paper", "paper_exact", "fast", "test")
 
@@ -122,7 +124,8 @@ class TransitConfig:
     The training recipe is the run's ``profile`` (``paper``, ``paper_exact``, ``fast``,
     ``test``; see ``transit.transport.train.profile``); the fields set here (not None) replace
     the profile's value: ``epochs``, ``batch_size``, ``lr`` and ``zero_init_scales`` (start every
-    residual block as the identity; the authors start the scales at 1).
+    residual block as the identity; the authors start the scales at 1). ``feature_transform``:
+    the feature scaling, ``logit`` (the authors') or ``gauss`` (empirical CDF -> normal).
     """
 
     template_factor: float = 4.0
@@ -133,11 +136,42 @@ class TransitConfig:
     batch_size: int | None = None
     lr: float | None = None
     zero_init_scales: bool | None = None
+    feature_transform: str = "logit"
+
+    def __post_init__(self) -> None:
+        if self.feature_transform not in ("logit", "gauss"):
+            raise ConfigError(
+                f"transit.feature_transform {self.feature_transform!r}: use logit or gauss"
+            )
 
     def training_overrides(self) -> dict[str, Any]:
         values = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                   "zero_init_scales": self.zero_init_scales}  # fmt: skip
         return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """The flow template (``flow``, CATHODE-style, for comparison; see ``transit.flow``): a
+    neural spline flow with ``transforms`` autoregressive transforms of two hidden layers of
+    ``hidden`` units and ``bins`` spline bins, trained with AdamW (``lr``, cosine decay over
+    ``epochs``) on batches of ``batch_size``, keeping the best epoch on a 10% validation split
+    and stopping after ``patience`` epochs without improvement."""
+
+    transforms: int = 4
+    hidden: int = 128
+    bins: int = 8
+    epochs: int = 60
+    batch_size: int = 512
+    lr: float = 1e-3
+    patience: int = 10
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if min(self.transforms, self.hidden, self.bins, self.epochs, self.batch_size) < 1:
+            raise ConfigError("flow.transforms, hidden, bins, epochs and batch_size must be >= 1")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ConfigError("flow.val_fraction must lie in (0, 0.5)")
 
 
 @dataclass(frozen=True)
@@ -156,6 +190,7 @@ class RunConfig:
     extra_signal: SourceConfig | None = None
     cwola: CwolaConfig = field(default_factory=CwolaConfig)
     transit: TransitConfig = field(default_factory=TransitConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
     n_workers: int = 0
 
     def __post_init__(self) -> None:

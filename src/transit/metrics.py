@@ -100,6 +100,31 @@ def closure_auc(scores_true_background: np.ndarray, scores_template: np.ndarray)
     return auc(scores_true_background, scores_template)
 
 
+def feature_closure_aucs(
+    true_background: np.ndarray, template: np.ndarray, bins: int = 50
+) -> list[float]:
+    """One closure AUC per feature: the AUC of the binned likelihood ratio h_bkg / h_template of
+    that feature alone (``bins`` quantile bins), i.e. about the best a 1-D classifier can do.
+    Cross-fitted: the ratio is estimated on one half of each sample and the AUC measured on the
+    other, then the halves swap and the two AUCs are averaged (no optimistic bias from bin
+    noise). Shows which feature a template gets wrong; 0.5 = same marginal."""
+    halves_b = (true_background[::2], true_background[1::2])
+    halves_t = (template[::2], template[1::2])
+    values = []
+    for j in range(true_background.shape[1]):
+        aucs = []
+        for fit, test in ((0, 1), (1, 0)):
+            b, t = halves_b[fit][:, j], halves_t[fit][:, j]
+            edges = np.unique(np.quantile(b, np.linspace(0, 1, bins + 1)))[1:-1]
+            h_b = np.bincount(np.searchsorted(edges, b), minlength=len(edges) + 1) / len(b)
+            h_t = np.bincount(np.searchsorted(edges, t), minlength=len(edges) + 1) / len(t)
+            ratio = h_b / np.maximum(h_t, 1e-12)
+            aucs.append(auc(ratio[np.searchsorted(edges, halves_b[test][:, j])],
+                            ratio[np.searchsorted(edges, halves_t[test][:, j])]))  # fmt: skip
+        values.append(float(np.mean(aucs)))
+    return values
+
+
 def sculpting_chi2(
     mass: np.ndarray,
     scores: np.ndarray,

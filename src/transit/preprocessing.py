@@ -118,6 +118,92 @@ class FeatureScaler:
         return scaler
 
 
+class GaussianQuantileScaler:
+    """Per-feature map of the fit sample's empirical CDF onto a standard normal: t = Phi^-1(F(x)).
+
+    F is the piecewise-linear interpolation through ``N_KNOTS`` quantiles of the fit sample at
+    probabilities p_i (from P_TAIL to 1 - P_TAIL, plus the sample's min and max, widened by the
+    margin, at probabilities P_EDGE and 1 - P_EDGE), so the map and its inverse are monotone and
+    piecewise linear in x; outside [min, max] ``transform`` clips. Every marginal becomes a smooth
+    bell, so sharp features (e.g. the delta_R peak at pi) no longer need a sharp transport map.
+    An alternative to the authors' logit scaling (``FeatureScaler``), chosen by measurement.
+    """
+
+    N_KNOTS = 2001
+    P_TAIL = 1e-4
+    P_EDGE = 1e-6
+
+    def __init__(self) -> None:
+        self.knots: np.ndarray | None = None  # (N_KNOTS + 2, f) feature values
+        self.normal: np.ndarray | None = None  # (N_KNOTS + 2,) Phi^-1(p)
+
+    def fit(self, x: np.ndarray) -> GaussianQuantileScaler:
+        from scipy.special import ndtri
+
+        arr = _finite_array(x, "x", 2)
+        if arr.shape[0] < 2:
+            raise ValueError(f"need at least 2 events to fit the feature scaler, got {arr.shape[0]}")
+        lo, hi = arr.min(axis=0), arr.max(axis=0)
+        width = hi - lo
+        constant = np.flatnonzero(width <= 0)
+        if constant.size:
+            raise ValueError(f"feature(s) {constant.tolist()} are constant; cannot scale them")
+        probs = np.linspace(self.P_TAIL, 1.0 - self.P_TAIL, self.N_KNOTS)
+        inner = np.quantile(arr, probs, axis=0)
+        knots = np.vstack([lo - MARGIN * width, inner, hi + MARGIN * width])
+        # strictly increasing knots (ties at a spike are spread by a negligible amount)
+        knots = np.maximum.accumulate(knots + 1e-9 * width * np.arange(len(knots))[:, None])
+        self.knots = knots
+        self.normal = ndtri(np.concatenate([[self.P_EDGE], probs, [1.0 - self.P_EDGE]]))
+        return self
+
+    def _check_fitted(self, n_features: int) -> None:
+        if self.knots is None:
+            raise ValueError("GaussianQuantileScaler is not fitted; call fit() first")
+        if n_features != self.knots.shape[1]:
+            raise ValueError(f"expected {self.knots.shape[1]} features, got {n_features}")
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Physical units -> scaled space (float64)."""
+        arr = _finite_array(x, "x", 2)
+        self._check_fitted(arr.shape[1])
+        return np.column_stack(
+            [np.interp(arr[:, j], self.knots[:, j], self.normal) for j in range(arr.shape[1])]
+        )
+
+    def inverse_transform(self, t: np.ndarray) -> np.ndarray:
+        """Scaled space -> physical units (float64); values beyond the end knots are clipped."""
+        arr = _finite_array(t, "scaled x", 2)
+        self._check_fitted(arr.shape[1])
+        return np.column_stack(
+            [np.interp(arr[:, j], self.normal, self.knots[:, j]) for j in range(arr.shape[1])]
+        )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted knots as plain float64 arrays."""
+        if self.knots is None:
+            raise ValueError("GaussianQuantileScaler is not fitted; nothing to save")
+        return {"knots": self.knots.copy(), "normal": self.normal.copy()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> GaussianQuantileScaler:
+        """Rebuild a fitted scaler from ``to_arrays`` output."""
+        scaler = cls()
+        scaler.knots = _finite_array(arrays["knots"], "knots", 2)
+        scaler.normal = _finite_array(arrays["normal"], "normal", 1)
+        return scaler
+
+
+#: Feature scalings by name: ``logit`` (the authors' recipe) and ``gauss`` (quantile -> normal).
+FEATURE_SCALERS = {"logit": FeatureScaler, "gauss": GaussianQuantileScaler}
+
+
+def feature_scaler_from_arrays(arrays: dict[str, np.ndarray]):
+    """Rebuild whichever feature scaler wrote ``arrays``."""
+    cls = GaussianQuantileScaler if "knots" in arrays else FeatureScaler
+    return cls.from_arrays(arrays)
+
+
 class MassScaler:
     """Affine map of the mass window [lo, hi] onto [-2, 2]: m' = 4 (m - lo) / (hi - lo) - 2.
 

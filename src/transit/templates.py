@@ -3,7 +3,8 @@
 A template is a set of feature vectors that should follow the SR background. CWoLa then
 learns SR data against it. ``cwola_sb`` uses the raw sideband events (CWoLa hunting,
 arXiv:1805.02664): cheap, but biased wherever a feature depends on the mass. ``transit``
-transports sideband events to SR masses (method.md §6).
+transports sideband events to SR masses (method.md §6). ``flow`` samples a conditional density
+learnt on the sidebands at SR masses (CATHODE-style), the slow method TRANSIT is measured against.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def transit_template(
         latent_dim=settings.latent_dim,
         width=settings.width,
         n_blocks=settings.n_blocks,
+        feature_transform=settings.feature_transform,
         settings=train_settings,
         random_state=int(rng.integers(2**31)),
         n_threads=n_workers,
@@ -73,11 +75,27 @@ def transit_template(
     return Template(features, info, model)
 
 
+def flow_template(
+    sample: SearchSample, config: RunConfig, rng: np.random.Generator, n_workers: int
+) -> Template:
+    """CATHODE-style flow (``transit.flow``): learn p(x | m) on the sidebands and sample it at
+    ``transit.template_factor`` x N_SR bootstrapped SR-data masses."""
+    from .flow import ConditionalFlow, summary
+
+    sb, sr = sample.sb_data, sample.sr_data
+    model = ConditionalFlow(config.flow, random_state=int(rng.integers(2**31)), n_threads=n_workers)
+    model.fit(sb.features, sb.mass, mass_range=sample.regions.span)
+    size = round(config.transit.template_factor * len(sr))
+    features = model.sample(rng.choice(sr.mass, size=size, replace=True))
+    return Template(features, {"size": size, **summary(model)}, model)
+
+
 TemplateBuilder = Callable[[SearchSample, RunConfig, np.random.Generator, int], Template]
 
 TEMPLATE_BUILDERS: dict[str, TemplateBuilder] = {
     "cwola_sb": sideband_template,
     "transit": transit_template,
+    "flow": flow_template,
 }
 
 

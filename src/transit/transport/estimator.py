@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from transit.preprocessing import FeatureScaler, MassScaler
+from transit.preprocessing import FEATURE_SCALERS, MassScaler, feature_scaler_from_arrays
 from transit.transport.model import ConditionedResidualMLP, Discriminator
 from transit.transport.train import TrainSettings, profile, torch_threads, train_transport
 
@@ -46,7 +46,9 @@ class TransitTransport:
     """TRANSIT: mass-conditioned transport of events x from mass m to a target mass.
 
     The constructor only stores its arguments. ``settings`` (a ``TrainSettings``) replaces the
-    named ``profile``; ``epochs`` and ``batch_size`` override either. Outputs are float64 numpy
+    named ``profile``; ``epochs`` and ``batch_size`` override either. ``feature_transform`` is the
+    feature scaling fitted on the training sample: ``logit`` (the authors' recipe,
+    ``FeatureScaler``) or ``gauss`` (``GaussianQuantileScaler``). Outputs are float64 numpy
     arrays in physical units (the network itself runs in float32).
     """
 
@@ -57,6 +59,7 @@ class TransitTransport:
         n_blocks: int = 2,
         disc_width: int = 64,
         disc_layers: int = 4,
+        feature_transform: str = "logit",
         profile: str = "paper",
         settings: TrainSettings | None = None,
         epochs: int | None = None,
@@ -71,6 +74,11 @@ class TransitTransport:
         self.n_blocks = n_blocks
         self.disc_width = disc_width
         self.disc_layers = disc_layers
+        if feature_transform not in FEATURE_SCALERS:
+            raise ValueError(
+                f"feature_transform {feature_transform!r}: use one of {sorted(FEATURE_SCALERS)}"
+            )
+        self.feature_transform = feature_transform
         self.profile = profile
         self.settings = settings
         self.epochs = epochs
@@ -131,7 +139,7 @@ class TransitTransport:
         lo, hi = (pool.min(), pool.max()) if mass_range is None else mass_range
         settings = self.resolved_settings()
 
-        self.feature_scaler_ = FeatureScaler().fit(x_arr)
+        self.feature_scaler_ = FEATURE_SCALERS[self.feature_transform]().fit(x_arr)
         self.mass_scaler_ = MassScaler(lo, hi)
         self._build(x_arr.shape[1], settings)
         result = train_transport(
@@ -214,6 +222,7 @@ class TransitTransport:
             "n_blocks": self.n_blocks,
             "disc_width": self.disc_width,
             "disc_layers": self.disc_layers,
+            "feature_transform": self.feature_transform,
             "profile": self.profile,
             "random_state": self.random_state,
             "n_threads": self.n_threads,
@@ -252,7 +261,7 @@ class TransitTransport:
         model.encoder_.load_state_dict(state["encoder"])
         model.decoder_.load_state_dict(state["decoder"])
         model.discriminator_.load_state_dict(state["discriminator"])
-        model.feature_scaler_ = FeatureScaler.from_arrays(
+        model.feature_scaler_ = feature_scaler_from_arrays(
             {k: v.cpu().numpy() for k, v in state["feature_scaler"].items()}
         )
         model.mass_scaler_ = MassScaler.from_arrays(
