@@ -84,7 +84,7 @@ def emulate_detector(
     calo = particles.select(~is_track)
 
     n_eta = int(np.ceil(2 * eta_max / settings.cell_size))
-    n_phi = max(1, int(round(2 * np.pi / settings.cell_size)))
+    n_phi = max(1, round(2 * np.pi / settings.cell_size))
     phi_size = 2 * np.pi / n_phi
     i_eta = np.clip(((calo.eta + eta_max) / settings.cell_size).astype(np.int64), 0, n_eta - 1)
     i_phi = np.clip(((calo.phi + np.pi) / phi_size).astype(np.int64), 0, n_phi - 1)
