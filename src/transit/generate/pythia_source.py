@@ -1,7 +1,8 @@
 """Pythia 8 (pythia8mc) set up for LHCO-like QCD dijets or an A -> B C, B, C -> q qbar signal,
 read in batches as flat numpy arrays of the visible final-state particles.
 
-pp at 13 TeV with Pythia's defaults otherwise (Monash tune, MPI, hadronisation, decays).
+pp at 13 TeV with Pythia's defaults otherwise (Monash tune, hadronisation, decays; multiparton
+interactions unless switched off).
 
 QCD: ``HardQCD:all`` (all 2 -> 2 QCD processes) with ``PhaseSpace:pTHatMin`` and, optionally,
 ``PhaseSpace:mHatMin`` (see GenerationSettings for the bias of each cut).
@@ -41,6 +42,8 @@ def pythia_settings(settings: GenerationSettings, pythia_seed: int) -> list[str]
         f"Random:seed = {pythia_seed}",
         "Print:quiet = on",
     ]
+    if not settings.mpi:
+        lines.append("PartonLevel:MPI = off")
     if settings.process == "qcd":
         lines += ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {settings.pthat_min:g}"]
         if settings.mhat_min > 0:
