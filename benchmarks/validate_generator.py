@@ -1,8 +1,8 @@
 """How close `transit generate` comes to the real LHCO R&D events in the signal region.
 
-    python benchmarks/validate_generator.py --qcd-events 6000 --signal-events 2500 \
-        --detector off --detector default --detector track_pt_min=1,cell_size=0.1 \
-        --out benchmarks/results/generator_validation.json
+    python benchmarks/validate_generator.py --qcd-events 6000 --signal-events 2000 --seed 1 \
+        [--mpi] --detector default --detector cell_e_min=4 \
+        --out benchmarks/results/generator_validation_mpi_off.json
 
 Generates Pythia events once (particle level, |eta| < 2.5; QCD with mHatMin to enrich the
 signal region, see --mhat-min) and runs every requested detector emulation + jets on the same
@@ -18,7 +18,6 @@ real subsamples of the generated sample's size is reported too.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -117,7 +116,8 @@ def main() -> None:
     parser.add_argument("--signal-events", type=int, default=2500)
     parser.add_argument("--mhat-min", type=float, default=2800.0,
                         help="QCD mHatMin (GeV) to enrich the SR; 500 GeV below its lower edge")
-    parser.add_argument("--no-mpi", action="store_true", help="Pythia without MPI")
+    parser.add_argument("--mpi", action=argparse.BooleanOptionalAction, default=False,
+                        help="Pythia multiparton interactions (default off, as transit generate)")
     parser.add_argument("--detector", action="append", default=[],
                         help="'off', 'default' or key=value,... of DetectorSettings (repeatable)")
     parser.add_argument("--n-real", type=int, default=10_000,
@@ -134,7 +134,7 @@ def main() -> None:
                                          ("signal", args.signal_events, "extra_sig")):  # fmt: skip
         real_all = real_features(real_key)
         real = real_all[rng.permutation(len(real_all))[: args.n_real]]
-        settings = GenerationSettings(process, n_events, seed=args.seed, mpi=not args.no_mpi,
+        settings = GenerationSettings(process, n_events, seed=args.seed, mpi=args.mpi,
                                       mhat_min=args.mhat_min if process == "qcd" else 0.0)
         batches, gen_seconds = generate_particles(settings, n_events)
         entry: dict = {"real": {"n": len(real), "quantiles": quantiles(real)},

@@ -213,3 +213,15 @@ def test_same_seed_same_events_independent_of_interruption(generator, samples, t
     assert other["events"] == 100
     assert not np.allclose(pd.read_hdf(tmp_path / "other.h5", key="df")["mj1"],
                            reference["mj1"][:100])  # fmt: skip
+
+
+def test_cli_errors_exit_2_with_message(tmp_path, capsys):
+    from transit.cli import main
+
+    out = str(tmp_path / "x.h5")
+    assert main(["generate", "signal", "--events", "0", "--out", out]) == 2
+    assert "--events must be > 0" in capsys.readouterr().err
+    assert main(["generate", "signal", "--events", "5", "--m-b", "3500", "--out", out]) == 2
+    assert "m_B + m_C < m_A" in capsys.readouterr().err
+    assert main(["generate", "qcd", "--events", "5", "--m-a", "3000", "--out", out]) == 2
+    assert "--m-a: only for signal" in capsys.readouterr().err

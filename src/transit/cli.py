@@ -90,7 +90,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                if (value := getattr(args, name)) is not None}  # fmt: skip
     settings = GenerationSettings(
         process=args.process, events=args.events, seed=args.seed,
-        chunk_events=args.chunk_events, mpi=not args.no_mpi, detector=detector, **physics,
+        chunk_events=args.chunk_events, mpi=args.mpi, detector=detector, **physics,
     )  # fmt: skip
     summary = run_generation(settings, args.out, workers=args.workers, resume=args.resume,
                              overwrite=args.overwrite)  # fmt: skip
@@ -132,9 +132,9 @@ def _add_generate_parser(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--m-a", type=float, help=f"signal: m_A in GeV (default {gen_defaults.m_a:g})")
     gen.add_argument("--m-b", type=float, help=f"signal: m_B in GeV (default {gen_defaults.m_b:g})")
     gen.add_argument("--m-c", type=float, help=f"signal: m_C in GeV (default {gen_defaults.m_c:g})")
-    gen.add_argument("--no-mpi", action="store_true",
-                     help="switch off multiparton interactions (closer to the real LHCO R&D "
-                     "features, see the README)")
+    gen.add_argument("--mpi", action=argparse.BooleanOptionalAction, default=False,
+                     help="Pythia multiparton interactions (default off: closer to the real "
+                     "LHCO R&D features, see the README)")
     gen.add_argument("--no-detector", action="store_true",
                      help="no detector emulation: jets from all visible particles in |eta| < 2.5")
     gen.add_argument("--track-pt-min", type=float,
