@@ -68,6 +68,88 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import GenerateError
+    from .generate.runner import run_generation
+    from .generate.settings import DetectorSettings, GenerationSettings
+
+    qcd_only = {"--pthat-min": args.pthat_min, "--mhat-min": args.mhat_min}
+    signal_only = {"--m-a": args.m_a, "--m-b": args.m_b, "--m-c": args.m_c}
+    other = "qcd" if args.process == "signal" else "signal"
+    wrong = qcd_only if args.process == "signal" else signal_only
+    given = [flag for flag, value in wrong.items() if value is not None]
+    if given:
+        raise GenerateError(f"{', '.join(given)}: only for {other}, not for {args.process}")
+    detector = DetectorSettings(
+        enabled=not args.no_detector,
+        **{name: value for name in ("track_pt_min", "cell_size", "calo_stochastic",
+                                    "calo_constant", "cell_e_min")
+           if (value := getattr(args, name)) is not None},
+    )  # fmt: skip
+    physics = {name: value for name in ("pthat_min", "mhat_min", "m_a", "m_b", "m_c")
+               if (value := getattr(args, name)) is not None}  # fmt: skip
+    settings = GenerationSettings(
+        process=args.process, events=args.events, seed=args.seed,
+        chunk_events=args.chunk_events, mpi=args.mpi, detector=detector, **physics,
+    )  # fmt: skip
+    summary = run_generation(settings, args.out, workers=args.workers, resume=args.resume,
+                             overwrite=args.overwrite)  # fmt: skip
+    print(
+        f"{summary['events']} {args.process} events in {args.out} (acceptance "
+        f"{summary['acceptance']:.3f}, {summary['cross_section_accepted_pb']:.4g} pb after cuts)"
+    )
+    return 0
+
+
+def _add_generate_parser(sub: argparse._SubParsersAction) -> None:
+    from .generate.settings import DetectorSettings, GenerationSettings
+
+    gen_defaults = GenerationSettings("qcd", 1)
+    det = DetectorSettings()
+    gen = sub.add_parser(
+        "generate",
+        help="generate an LHCO-like sample with Pythia 8 + FastJet (needs transit-ad[generate])",
+        description="Generate QCD dijets or an A -> B C, B, C -> q qbar signal at 13 TeV in the "
+        "official LHC Olympics features layout (pandas HDF5 key df, 15 columns, GeV). Chunked: "
+        "an interrupted job continues with --resume and gives the same events.",
+    )
+    gen.add_argument("process", choices=("qcd", "signal"))
+    gen.add_argument("--events", type=int, required=True,
+                     help="events to write (after the pT(J1) > 1.2 TeV trigger)")
+    gen.add_argument("--out", required=True, help="output file (.h5)")
+    gen.add_argument("--seed", type=int, default=0, help="seed of the whole sample (default 0)")
+    gen.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    gen.add_argument("--chunk-events", type=int, default=gen_defaults.chunk_events,
+                     help="events per chunk, the unit of resuming and of seeding "
+                     f"(default {gen_defaults.chunk_events}; part of the sample's identity)")
+    gen.add_argument("--resume", action="store_true", help="continue an interrupted job")
+    gen.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    gen.add_argument("--pthat-min", type=float,
+                     help=f"qcd: PhaseSpace:pTHatMin in GeV (default {gen_defaults.pthat_min:g})")
+    gen.add_argument("--mhat-min", type=float,
+                     help="qcd: PhaseSpace:mHatMin in GeV (default off); shapes m_jj below "
+                     "about mhat-min + 300 GeV")
+    gen.add_argument("--m-a", type=float, help=f"signal: m_A in GeV (default {gen_defaults.m_a:g})")
+    gen.add_argument("--m-b", type=float, help=f"signal: m_B in GeV (default {gen_defaults.m_b:g})")
+    gen.add_argument("--m-c", type=float, help=f"signal: m_C in GeV (default {gen_defaults.m_c:g})")
+    gen.add_argument("--mpi", action=argparse.BooleanOptionalAction, default=False,
+                     help="Pythia multiparton interactions (default off: closer to the real "
+                     "LHCO R&D features, see the README)")
+    gen.add_argument("--no-detector", action="store_true",
+                     help="no detector emulation: jets from all visible particles in |eta| < 2.5")
+    gen.add_argument("--track-pt-min", type=float,
+                     help=f"GeV, charged particles above it are tracks (default {det.track_pt_min:g})")
+    gen.add_argument("--cell-size", type=float,
+                     help=f"calorimeter cell size in eta and phi (default {det.cell_size:g})")
+    gen.add_argument("--calo-stochastic", type=float,
+                     help=f"a in sigma_E/E = a/sqrt(E) (+) b (default {det.calo_stochastic:g})")
+    gen.add_argument("--calo-constant", type=float,
+                     help=f"b in sigma_E/E = a/sqrt(E) (+) b (default {det.calo_constant:g})")
+    gen.add_argument("--cell-e-min", type=float,
+                     help=f"GeV, cells below it are dropped (default {det.cell_e_min:g})")
+    gen.set_defaults(func=_cmd_generate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="transit", description="Weakly-supervised resonant anomaly search with TRANSIT."
@@ -86,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="(re)write RUN_DIR/index.html from a run's results")
     report.add_argument("run_dir")
     report.set_defaults(func=_cmd_report)
+    _add_generate_parser(sub)
     return parser
 
 
