@@ -15,7 +15,7 @@ from transit.cli import main
 from transit.config import ConfigError
 from transit.cwola import allotted_cpus
 from transit.io import DataError
-from transit.scan.collect import collect
+from transit.scan.collect import collect, point_rows
 from transit.scan.config import ClusterConfig, ExecutorConfig, load_scan_config
 from transit.scan.config import scan_config_from_dict as scan_config
 from transit.scan.executors import make_cluster, plan, run_scan
@@ -254,13 +254,18 @@ def test_collect_gives_one_table_summary_plot_and_index(dask_scan, tmp_path):
                                                          "missing": 0}
 
 
-def test_collect_lists_missing_and_interrupted_points(dask_scan, tmp_path, capsys):
+def test_collect_lists_missing_and_interrupted_points(dask_scan, tmp_path, capsys, caplog,
+                                                      monkeypatch):  # fmt: skip
     _, out = dask_scan
     scan_dir = tmp_path / "copy"
     shutil.copytree(out, scan_dir)
     shutil.rmtree(scan_dir / "runs" / "0000-n_signal=300-seed=0")
     (scan_dir / "runs" / "0003-n_signal=600-seed=1" / "result.json").unlink()
-    assert main(["collect", str(scan_dir)]) == 0
+    monkeypatch.setattr("transit.scan.collect.parquet_available", lambda: False)
+    with caplog.at_level(logging.INFO, logger="transit.scan"):
+        assert main(["collect", str(scan_dir)]) == 0
+    assert "pyarrow is not installed: table.parquet not written" in caplog.text
+    assert not (scan_dir / "table.parquet").exists()
     printed = capsys.readouterr().out
     assert "4 points: 2 complete, 0 failed, 1 incomplete, 1 missing" in printed
     assert "missing    0000-n_signal=300-seed=0" in printed
@@ -272,6 +277,16 @@ def test_collect_lists_missing_and_interrupted_points(dask_scan, tmp_path, capsy
     assert "incomplete" in (scan_dir / "index.html").read_text()
     assert main(["collect", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_run_whose_methods_were_all_skipped_keeps_its_row(dask_scan, tmp_path):
+    _, out = dask_scan
+    entry = json.loads((out / "manifest.json").read_text())["points"][0]
+    result = read_result(out / entry["dir"])
+    (tmp_path / entry["dir"]).mkdir(parents=True)
+    (tmp_path / entry["dir"] / "result.json").write_text(json.dumps({**result, "methods": {}}))
+    (row,) = point_rows(tmp_path, entry, ["injection.n_signal", "seed"])
+    assert row["status"] == "complete" and row["method"] is None and row["seed"] == 0
 
 
 def test_a_failing_point_is_reported_and_the_others_finish(base, tmp_path, caplog):

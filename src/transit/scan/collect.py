@@ -55,6 +55,11 @@ class Collection:
     files: list[Path]
 
 
+def parquet_available() -> bool:
+    """pandas writes parquet through pyarrow (the ``parquet`` extra)."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
 def _cell(value: Any) -> Any:
     """A grid value as a table cell: numbers and strings as they are, the rest as JSON."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -91,7 +96,8 @@ def point_rows(scan_dir: Path, entry: dict[str, Any], params: list[str]) -> list
         metrics = {key: values.get(key) for key in METRICS}
         rows.append({**head, "status": "complete", "method": method, **grid_values, **metrics,
                      **_bump_columns(result, method), **common})  # fmt: skip
-    return rows
+    # a run whose methods were all skipped (e.g. supervised without signal) still has its row
+    return rows or [{**head, "status": "complete", "method": None, **grid_values, **common}]
 
 
 def _uniform(table: pd.DataFrame) -> pd.DataFrame:
@@ -180,7 +186,7 @@ def write_index(scan_dir: Path, manifest: dict[str, Any], collection: Collection
                         f"<figcaption>{escape(png.stem)}</figcaption></figure>\n")  # fmt: skip
 
     table = collection.table
-    methods = [m for m in dict.fromkeys(table.get("method", pd.Series(dtype=object)).dropna())]
+    methods = list(dict.fromkeys(table["method"].dropna()))
     header = ["point", "status", *params, *(f"SI@1000 {m}" for m in methods), "total [s]"]
     rows = []
     for entry in manifest["points"]:
@@ -234,7 +240,7 @@ def collect(scan_dir: str | Path) -> Collection:
     files = [scan_dir / TABLE_FILE, scan_dir / SUMMARY_FILE]
     table.to_csv(files[0], index=False)
     collection.summary.to_csv(files[1], index=False)
-    if importlib.util.find_spec("pyarrow") is not None:
+    if parquet_available():
         table.to_parquet(scan_dir / PARQUET_FILE, index=False)
         files.append(scan_dir / PARQUET_FILE)
     else:
