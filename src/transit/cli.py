@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -148,6 +149,61 @@ def _add_generate_parser(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--cell-e-min", type=float,
                      help=f"GeV, cells below it are dropped (default {det.cell_e_min:g})")
     gen.set_defaults(func=_cmd_generate)
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from .scan.config import load_scan_config
+    from .scan.executors import prepare_scan, run_scan
+    from .scan.state import MANIFEST_FILE, point_status, run_dir
+
+    scan = load_scan_config(args.config)
+    if args.dry_run:
+        scan_dir, points = prepare_scan(scan, args.out)
+        for point in points:
+            print(f"{point.index:>6} {point_status(run_dir(scan_dir, point)):<10} {point.name}")
+        print(f"{len(points)} points; manifest in {scan_dir / MANIFEST_FILE}")
+        return 0
+    if not args.verbose:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    outcome = run_scan(scan, args.out)
+    print(f"scan {scan.name}: {outcome.finished_before + outcome.done}/{outcome.total} points "
+          f"done ({outcome.finished_before} before this run), {len(outcome.failures)} failed")
+    if outcome.failures:
+        print(f"failures: {outcome.scan_dir / 'failures.json'}")
+    print(f"table: transit collect {outcome.scan_dir}")
+    return 1 if outcome.failures else 0
+
+
+def _cmd_run_task(args: argparse.Namespace) -> int:
+    from .scan.config import load_scan_config
+    from .scan.executors import run_task
+
+    index = args.index
+    if index is None:
+        task_id = os.environ.get("SLURM_ARRAY_TASK_ID")
+        if task_id is None:
+            raise ConfigError("give --index I, or run inside a SLURM job array "
+                              "(SLURM_ARRAY_TASK_ID)")  # fmt: skip
+        if not task_id.isdigit():
+            raise ConfigError(f"SLURM_ARRAY_TASK_ID={task_id!r} is not a point index")
+        index = int(task_id)
+    outcome = run_task(load_scan_config(args.config), index, args.out)
+    print(f"point {index} {outcome['name']}: {outcome['status']} ({outcome['dir']})")
+    if outcome["status"] == "failed":
+        print(f"transit: point {index} failed: {outcome['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from .scan.collect import collect
+
+    collection = collect(args.scan_dir)
+    counts = ", ".join(f"{n} {status}" for status, n in collection.status.items())
+    print(f"{sum(collection.status.values())} points: {counts}")
+    for item in collection.incomplete:
+        print(f"  {item['status']:<10} {item['name']}")
+    for path in collection.files:
+        print(f"wrote {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir")
     report.set_defaults(func=_cmd_report)
     _add_generate_parser(sub)
+    scan = sub.add_parser("scan", help="run every point of a scan config (resumable)")
+    scan.add_argument("config", help="scan YAML: base run config, grid, executor, out")
+    scan.add_argument("--out", help="scan directory (default: the config's out)")
+    scan.add_argument("--dry-run", action="store_true",
+                      help="write the manifest and list the points with their status; run none")
+    scan.set_defaults(func=_cmd_scan)
+    task = sub.add_parser("run-task", help="run one point of a scan (batch job arrays)")
+    task.add_argument("config", help="scan YAML")
+    task.add_argument("--index", type=int,
+                      help="point index (default: $SLURM_ARRAY_TASK_ID)")
+    task.add_argument("--out", help="scan directory (default: the config's out)")
+    task.set_defaults(func=_cmd_run_task)
+    collect = sub.add_parser("collect", help="one table, summary, plots and index of a scan")
+    collect.add_argument("scan_dir")
+    collect.set_defaults(func=_cmd_collect)
     return parser
 
 

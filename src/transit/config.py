@@ -262,7 +262,11 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return _build(hint, value, where)
+        return build_dataclass(hint, value, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
     if origin is tuple:
         args = typing.get_args(hint)
         if not isinstance(value, (list, tuple)):
@@ -291,7 +295,9 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
     raise ConfigError(f"{where}: unsupported type {hint!r}")  # pragma: no cover
 
 
-def _build(cls: Any, values: dict[str, Any], where: str = "") -> Any:
+def build_dataclass(cls: Any, values: dict[str, Any], where: str = "") -> Any:
+    """Build the (frozen) dataclass ``cls`` from a mapping, converting and checking every value;
+    unknown keys and wrong types raise :class:`ConfigError` naming the key."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
@@ -325,20 +331,51 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     result = json.loads(json.dumps(values))
     for text in overrides:
         path, value = parse_override(text)
-        node = result
-        for part in path[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {text!r}: {part} is not a mapping")
-            node = child
-        node[path[-1]] = value
+        set_dotted(result, path, value, f"--set {text!r}")
     return result
 
 
+def set_dotted(values: dict[str, Any], path: list[str], value: Any, where: str) -> None:
+    """Set ``values[path[0]][path[1]]... = value`` in place, creating missing mappings;
+    ``where`` names the setting in the error raised when a step is not a mapping."""
+    node = values
+    for part in path[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{where}: {part} is not a mapping")
+        node = child
+    node[path[-1]] = value
+
+
+def _dataclass_of(hint: Any) -> Any:
+    """The dataclass a field holds (``X`` or ``X | None``), else None."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = typing.get_args(hint) if union else (hint,)
+    classes = [o for o in options if dataclasses.is_dataclass(o)]
+    return classes[0] if classes else None
+
+
+def check_field(dotted: str) -> None:
+    """Raise :class:`ConfigError` unless ``dotted`` (e.g. ``injection.n_signal``) names a field
+    of :class:`RunConfig`."""
+    cls: Any = RunConfig
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        parent = ".".join(parts[:i])
+        if cls is None:
+            raise ConfigError(f"{dotted!r} is not a run config field: {parent} has no sub-fields")
+        names = sorted(f.name for f in dataclasses.fields(cls))
+        if part not in names:
+            inside = f" in {parent}" if parent else ""
+            raise ConfigError(f"{dotted!r} is not a run config field: no {part!r}{inside}; "
+                              f"allowed there: {', '.join(names)}")  # fmt: skip
+        cls = _dataclass_of(typing.get_type_hints(cls)[part])
+
+
 def config_from_dict(values: dict[str, Any]) -> RunConfig:
-    return _build(RunConfig, values)
+    return build_dataclass(RunConfig, values)
 
 
 def load_config(

@@ -142,7 +142,8 @@ def _config_section(config: Any, source: str | None) -> str:
     return f"<h2>Configuration</h2>\n<p>From {_e(source)}:</p>\n<pre>{_e(text)}</pre>\n"
 
 
-def _cuts(bump_hunt: Any, method: str) -> list[dict[str, Any]]:
+def method_cuts(bump_hunt: Any, method: str) -> list[dict[str, Any]]:
+    """The bump-hunt cut records of one method from result["bump_hunt"] ([] if absent)."""
     entry = bump_hunt.get(method) if isinstance(bump_hunt, dict) else None
     cuts = entry.get("cuts") if isinstance(entry, dict) else None
     return [c for c in cuts if isinstance(c, dict)] if isinstance(cuts, list) else []
@@ -152,12 +153,17 @@ def _fit_ok(cut: dict[str, Any]) -> bool:
     return cut.get("fit_status") == "ok" and isinstance(cut.get("z"), int | float)
 
 
+def tightest_fitted_cut(cuts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The cut with the smallest keep fraction whose sideband fit succeeded, or None."""
+    good = [c for c in cuts if _fit_ok(c) and isinstance(c.get("keep_fraction"), int | float)]
+    return min(good, key=lambda c: c["keep_fraction"]) if good else None
+
+
 def best_bump_z(cuts: list[dict[str, Any]]) -> str:
     """Z of the tightest cut (smallest keep fraction) whose fit succeeded, as "Z (top f%)"."""
-    good = [c for c in cuts if _fit_ok(c) and isinstance(c.get("keep_fraction"), int | float)]
-    if not good:
+    tightest = tightest_fitted_cut(cuts)
+    if tightest is None:
         return "-"
-    tightest = min(good, key=lambda c: c["keep_fraction"])
     return f"{_number(tightest['z'], 3)} (top {100 * tightest['keep_fraction']:g}%)"
 
 
@@ -171,7 +177,7 @@ def _results_section(result: dict[str, Any]) -> str:
     for name, values in methods.items():
         values = values if isinstance(values, dict) else {}
         cells = [_number(values.get(key)) for _, key in METRIC_COLUMNS]
-        rows.append([_e(name), *cells, _e(best_bump_z(_cuts(bump_hunt, name)))])
+        rows.append([_e(name), *cells, _e(best_bump_z(method_cuts(bump_hunt, name)))])
     note = ("<p>Bump-hunt Z: local significance of the SR excess after the tightest score cut "
             "whose sideband fit succeeded.</p>\n")  # fmt: skip
     return "<h2>Results</h2>\n" + _table(header, rows) + note
@@ -184,7 +190,7 @@ def _bump_hunt_section(result: dict[str, Any]) -> str:
     header = ["method", "fit status", "keep fraction", "observed", "expected", "Z", "p-value"]
     rows = []
     for method in bump_hunt:
-        for cut in _cuts(bump_hunt, method):
+        for cut in method_cuts(bump_hunt, method):
             expected = _number(cut.get("n_expected"))
             if cut.get("n_expected_err") is not None and expected != "-":
                 expected += " &plusmn; " + _number(cut.get("n_expected_err"), 3)
