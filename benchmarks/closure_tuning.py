@@ -67,6 +67,7 @@ def evaluate_variant(config, sample, overrides: dict, seed: int, n_workers: int)
     )  # fmt: skip
     result = {
         "seed": seed,
+        "settings": {**dataclasses.asdict(settings), **model_args},
         "closure_auc": closure_auc(scores.positive, scores.negative),
         "feature_closure_aucs": dict(zip(
             config.feature_names(), feature_closure_aucs(sr.features[truth], template)

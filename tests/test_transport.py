@@ -232,3 +232,39 @@ def test_gauss_feature_transform_trains_and_round_trips(data, tmp_path: Path) ->
                                   model.transport(x[:50], m[:50], 3500.0))  # fmt: skip
     with pytest.raises(ValueError, match="feature_transform"):
         TransitTransport(feature_transform="log")
+
+
+def test_stronger_discriminator_options(data, monkeypatch) -> None:
+    """disc_lr_factor scales the D learning rate; disc_steps runs several D updates a batch."""
+    from transit.transport import train as train_module
+
+    x, m = data
+    seen_lr: list[tuple[float, float]] = []
+    d_updates = 0
+    original_set_lr, original_step = train_module._Networks.set_lr, train_module._step
+
+    def record_lr(self, lr, factor):
+        original_set_lr(self, lr, factor)
+        seen_lr.append((self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]))
+
+    def count_step(optimizer, loss, clip):
+        nonlocal d_updates
+        if any(p is q for p in optimizer.param_groups[0]["params"][:1]
+               for q in list(discriminator.parameters())[:1]):  # fmt: skip
+            d_updates += 1
+        original_step(optimizer, loss, clip)
+
+    monkeypatch.setattr(train_module._Networks, "set_lr", record_lr)
+    monkeypatch.setattr(train_module, "_step", count_step)
+    settings = dataclasses.replace(profile("test"), epochs=3, warmup_epochs=1, batch_size=500,
+                                   lr_milestones=(), disc_lr_factor=4.0, disc_steps=3)  # fmt: skip
+    model = TransitTransport(width=16, disc_width=16, settings=settings)
+    model._build(x.shape[1], settings)
+    discriminator = model.discriminator_
+    xs = torch.tensor(x[:2000], dtype=torch.float32)
+    ms = torch.tensor((m[:2000] - 3800.0) / 400.0, dtype=torch.float32)
+    train_module.train_transport(model.encoder_, model.decoder_, discriminator, xs, ms, ms,
+                                 settings)  # fmt: skip
+    assert seen_lr == [(settings.lr, 4.0 * settings.lr)] * 3
+    n_batches = 1800 // 500
+    assert d_updates == 3 * n_batches * 2  # 3 D updates per batch in the 2 epochs after warm-up
