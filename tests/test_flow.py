@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import synthetic_config_dict
 
 from transit.config import ConfigError, FlowConfig, RunConfig, load_config
 from transit.flow import ConditionalFlow
 from transit.pipeline import run_one
-
-from conftest import synthetic_config_dict
 
 TINY = FlowConfig(transforms=2, hidden=32, bins=4, epochs=6, batch_size=256, patience=3)
 

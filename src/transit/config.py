@@ -123,8 +123,9 @@ class TransitConfig:
 
     The training recipe is the run's ``profile`` (``paper``, ``paper_exact``, ``fast``,
     ``test``; see ``transit.transport.train.profile``); the fields set here (not None) replace
-    the profile's value: ``epochs``, ``batch_size``, ``lr`` and ``zero_init_scales`` (start every
-    residual block as the identity; the authors start the scales at 1). ``feature_transform``:
+    the profile's value: ``epochs``, ``batch_size``, ``lr``, ``disc_lr_factor`` (discriminator
+    learning rate / generator learning rate) and ``zero_init_scales`` (start every residual
+    block as the identity; the authors start the scales at 1). ``feature_transform``:
     the feature scaling, ``logit`` (the authors') or ``gauss`` (empirical CDF -> normal).
     """
 
@@ -136,6 +137,7 @@ class TransitConfig:
     batch_size: int | None = None
     lr: float | None = None
     zero_init_scales: bool | None = None
+    disc_lr_factor: float | None = None
     feature_transform: str = "logit"
 
     def __post_init__(self) -> None:
@@ -146,7 +148,8 @@ class TransitConfig:
 
     def training_overrides(self) -> dict[str, Any]:
         values = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                  "zero_init_scales": self.zero_init_scales}  # fmt: skip
+                  "zero_init_scales": self.zero_init_scales,
+                  "disc_lr_factor": self.disc_lr_factor}  # fmt: skip
         return {k: v for k, v in values.items() if v is not None}
 
 
