@@ -34,6 +34,19 @@ def _sigmoid(y: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * y))
 
 
+def _fit_range(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (min - margin, max + margin) of a fit sample, the margin MARGIN x the range;
+    raise if there are fewer than 2 events or a feature is constant."""
+    if arr.shape[0] < 2:
+        raise ValueError(f"need at least 2 events to fit the feature scaler, got {arr.shape[0]}")
+    lo, hi = arr.min(axis=0), arr.max(axis=0)
+    width = hi - lo
+    constant = np.flatnonzero(width <= 0)
+    if constant.size:
+        raise ValueError(f"feature(s) {constant.tolist()} are constant; cannot scale them")
+    return lo - MARGIN * width, hi + MARGIN * width
+
+
 class FeatureScaler:
     """Per-feature min-max (with margin) -> logit -> affine map of the 1%/99% quantiles to -2/+2.
 
@@ -53,17 +66,7 @@ class FeatureScaler:
     def fit(self, x: np.ndarray) -> FeatureScaler:
         """Fit on an (n, f) array of finite values; every feature must vary."""
         arr = _finite_array(x, "x", 2)
-        if arr.shape[0] < 2:
-            raise ValueError(
-                f"need at least 2 events to fit the feature scaler, got {arr.shape[0]}"
-            )
-        lo, hi = arr.min(axis=0), arr.max(axis=0)
-        width = hi - lo
-        constant = np.flatnonzero(width <= 0)
-        if constant.size:
-            raise ValueError(f"feature(s) {constant.tolist()} are constant; cannot scale them")
-        self.lower = lo - MARGIN * width
-        self.upper = hi + MARGIN * width
+        self.lower, self.upper = _fit_range(arr)
         y = self._logit_space(arr)
         self.q_low, self.q_high = np.quantile(y, QUANTILES, axis=0)
         degenerate = np.flatnonzero(self.q_high <= self.q_low)
@@ -141,18 +144,12 @@ class GaussianQuantileScaler:
         from scipy.special import ndtri
 
         arr = _finite_array(x, "x", 2)
-        if arr.shape[0] < 2:
-            raise ValueError(f"need at least 2 events to fit the feature scaler, got {arr.shape[0]}")
-        lo, hi = arr.min(axis=0), arr.max(axis=0)
-        width = hi - lo
-        constant = np.flatnonzero(width <= 0)
-        if constant.size:
-            raise ValueError(f"feature(s) {constant.tolist()} are constant; cannot scale them")
+        lower, upper = _fit_range(arr)
         probs = np.linspace(self.P_TAIL, 1.0 - self.P_TAIL, self.N_KNOTS)
-        inner = np.quantile(arr, probs, axis=0)
-        knots = np.vstack([lo - MARGIN * width, inner, hi + MARGIN * width])
+        knots = np.vstack([lower, np.quantile(arr, probs, axis=0), upper])
         # strictly increasing knots (ties at a spike are spread by a negligible amount)
-        knots = np.maximum.accumulate(knots + 1e-9 * width * np.arange(len(knots))[:, None])
+        spread = 1e-9 * (upper - lower) / (1.0 + 2.0 * MARGIN)  # 1e-9 x the sample's range
+        knots = np.maximum.accumulate(knots + spread * np.arange(len(knots))[:, None])
         self.knots = knots
         self.normal = ndtri(np.concatenate([[self.P_EDGE], probs, [1.0 - self.P_EDGE]]))
         return self

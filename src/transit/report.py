@@ -257,9 +257,13 @@ def write_report(run_dir: str | Path) -> Path:
         _plots_section(run_dir),
         _config_section(config, config_source),
     ]
+    return write_html_page(run_dir / REPORT_FILE, title, body)
+
+
+def write_html_page(path: Path, title: str, body: list[str]) -> Path:
+    """Write a self-contained page (this module's CSS) with ``title`` and the ``body`` parts."""
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             + "".join(body) + "</body>\n</html>\n")  # fmt: skip
-    path = run_dir / REPORT_FILE
     path.write_text(page, encoding="utf-8")
     return path

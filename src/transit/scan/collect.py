@@ -28,7 +28,13 @@ import pandas as pd
 
 from .. import plots
 from ..io import DataError
-from ..report import CSS, METRIC_COLUMNS, REPORT_FILE, method_cuts, tightest_fitted_cut
+from ..report import (
+    METRIC_COLUMNS,
+    REPORT_FILE,
+    method_cuts,
+    tightest_fitted_cut,
+    write_html_page,
+)
 from ..report import _e as escape
 from ..report import _number as format_number
 from ..report import _table as html_table
@@ -212,12 +218,7 @@ def write_index(scan_dir: Path, manifest: dict[str, Any], collection: Collection
         body.append("</ul>\n")
 
     title = f"transit scan {name}"
-    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-            + "".join(body) + "</body>\n</html>\n")  # fmt: skip
-    path = scan_dir / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_html_page(scan_dir / REPORT_FILE, title, body)
 
 
 def collect(scan_dir: str | Path) -> Collection:
