@@ -195,12 +195,20 @@ def _cmd_run_task(args: argparse.Namespace) -> int:
 
 def _cmd_collect(args: argparse.Namespace) -> int:
     from .scan.collect import collect
+    from .scan.state import read_sessions, searches_per_hour
 
     collection = collect(args.scan_dir)
     counts = ", ".join(f"{n} {status}" for status, n in collection.status.items())
     print(f"{sum(collection.status.values())} points: {counts}")
     for item in collection.incomplete:
         print(f"  {item['status']:<10} {item['name']}")
+    for session in read_sessions(Path(args.scan_dir)):
+        rate = searches_per_hour(session)
+        print(f"session {session.get('started')}: {session.get('done')} run, "
+              f"{session.get('failed')} failed, {session.get('wall_s')} s, "
+              f"{session.get('at_once')} at once x n_workers {session.get('n_workers')}"
+              + ("" if rate is None else f": {rate:.2f} searches per hour")
+              + ("" if session.get("finished") else " (interrupted or still running)"))
     for path in collection.files:
         print(f"wrote {path}")
     return 0

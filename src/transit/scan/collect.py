@@ -10,7 +10,9 @@
 - ``plots/si_vs_n*``: SI at 1/eps_b = 1000 against the injected N with the 3 and 5 sigma lines
   (``transit.plots.si_vs_injection``), one plot per combination of the other grid parameters,
   when ``injection.n_signal`` is a grid field;
-- ``index.html``: the summary, the plots, every point linked to its run page, the failures.
+- ``index.html``: the summary, the plots, every point linked to its run page, the failures,
+  and the throughput of each ``transit scan`` session (``sessions.json``: points run to
+  completion / wall time).
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ from ..report import _e as escape
 from ..report import _number as format_number
 from ..report import _table as html_table
 from .grid import params_slug
-from .state import STATUSES, point_status, read_error, read_manifest, read_result
+from .state import (
+    STATUSES,
+    point_status,
+    read_error,
+    read_manifest,
+    read_result,
+    read_sessions,
+    searches_per_hour,
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +226,16 @@ def write_index(scan_dir: Path, manifest: dict[str, Any], collection: Collection
                           f"{escape(error.get('traceback', ''))}</pre>")  # fmt: skip
             body.append(f"<li>{_link(scan_dir, item)} ({escape(item['status'])}){detail}</li>\n")
         body.append("</ul>\n")
+
+    sessions = read_sessions(scan_dir)
+    if sessions:
+        header = ["started", "finished", "executor", "at once", "n_workers", "cores", "run",
+                  "failed", "wall [s]", "searches / hour"]  # fmt: skip
+        rows = [[escape(s.get("started")), escape(s.get("finished") or "interrupted or running"),
+                 escape(s.get("executor")), *(escape(s.get(k)) for k in
+                 ("at_once", "n_workers", "cores", "done", "failed", "wall_s")),
+                 format_number(searches_per_hour(s), 3)] for s in sessions]  # fmt: skip
+        body += ["<h2>Scan sessions (throughput)</h2>\n", html_table(header, rows, name_columns=3)]
 
     title = f"transit scan {name}"
     return write_html_page(scan_dir / REPORT_FILE, title, body)

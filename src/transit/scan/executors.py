@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime
 import logging
 import multiprocessing
 import time
@@ -37,7 +38,9 @@ from .state import (
     error_record,
     manifest,
     read_result,
+    record_session,
     run_dir,
+    searches_per_hour,
     write_manifest,
 )
 
@@ -299,7 +302,11 @@ def run_scan(
              scan.executor.kind, tasks, n_workers, scan_dir)  # fmt: skip
     failures: dict[int, dict[str, Any]] = {}
     attempts: Counter[int] = Counter()
+    session = {"started": _utc_now(), "finished": None, "wall_s": None,
+               "executor": scan.executor.kind, "at_once": tasks, "n_workers": n_workers,
+               "cores": allotted_cpus(), "to_run": len(todo), "done": 0, "failed": 0}  # fmt: skip
     if todo:
+        record_session(scan_dir, session)  # a killed scan keeps its entry, finished null
         with open_backend(scan.executor, tasks) as backend:
             pending: dict[Any, Point] = {}
             while todo or pending:
@@ -329,9 +336,23 @@ def run_scan(
                         _write_failures(scan_dir, failures)
                         log.error("point %s failed: %s", point.name, outcome["error"])
                     log.info("%s", progress.line())
+                    session |= {"done": progress.done, "failed": progress.failed,
+                                "wall_s": round(time.monotonic() - progress.started, 1)}
+                    record_session(scan_dir, session)
+        session |= {"finished": _utc_now(),
+                    "wall_s": round(time.monotonic() - progress.started, 1)}
+        record_session(scan_dir, session)
+        rate = searches_per_hour(session)
+        log.info("scan %s: %d points run in %.0f s%s", scan.name, progress.done,
+                 session["wall_s"] or 0.0,
+                 "" if rate is None else f", {rate:.1f} searches per hour")  # fmt: skip
     _write_failures(scan_dir, failures)
     return ScanOutcome(scan_dir, len(points), progress.finished_before, progress.done,
                        [failures[i] for i in sorted(failures)])  # fmt: skip
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def run_task(scan: ScanConfig, index: int, out: str | Path | None = None) -> dict[str, Any]:

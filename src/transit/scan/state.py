@@ -3,6 +3,8 @@
 ```
 SCAN_DIR/manifest.json       base config, grid and every point: index, name, dir, params
 SCAN_DIR/failures.json       points that failed for good: error, traceback tail, attempts
+SCAN_DIR/sessions.json       one entry per `transit scan` of this directory: start, end, wall
+                             time, points run, points at once (the measured throughput)
 SCAN_DIR/runs/NAME/          one run directory per point (transit.pipeline.run_one)
 SCAN_DIR/runs/NAME/error.json   the last error of a point that failed
 ```
@@ -25,6 +27,7 @@ from .grid import Point
 
 MANIFEST_FILE = "manifest.json"
 FAILURES_FILE = "failures.json"
+SESSIONS_FILE = "sessions.json"
 ERROR_FILE = "error.json"
 RUNS_DIR = "runs"
 MANIFEST_VERSION = 1
@@ -126,3 +129,26 @@ def read_manifest(scan_dir: Path) -> dict[str, Any]:
     if not isinstance(content, dict) or content.get("manifest_version") != MANIFEST_VERSION:
         raise DataError(f"{path} is not a scan manifest of version {MANIFEST_VERSION}")
     return content
+
+
+def read_sessions(scan_dir: Path) -> list[dict[str, Any]]:
+    """The ``sessions.json`` entries (oldest first); none for an unreadable or missing file."""
+    try:
+        sessions = json.loads((scan_dir / SESSIONS_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
+
+
+def record_session(scan_dir: Path, session: dict[str, Any]) -> None:
+    """Add or update (same ``started``) one entry of ``sessions.json``, atomically."""
+    sessions = [s for s in read_sessions(scan_dir) if s.get("started") != session["started"]]
+    write_json_atomic(scan_dir / SESSIONS_FILE, [*sessions, session])
+
+
+def searches_per_hour(session: dict[str, Any]) -> float | None:
+    """Throughput of one scan session: points run to completion / wall time, per hour."""
+    wall, done = session.get("wall_s"), session.get("done")
+    if not isinstance(wall, int | float) or not isinstance(done, int) or wall <= 0 or not done:
+        return None
+    return 3600.0 * done / wall
