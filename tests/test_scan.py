@@ -5,11 +5,12 @@ import json
 import logging
 import shutil
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import synthetic_config_dict
+from conftest import shared_path, synthetic_config_dict
 
 from transit.cli import main
 from transit.config import ConfigError
@@ -20,8 +21,9 @@ from transit.scan.config import ClusterConfig, ExecutorConfig, load_scan_config
 from transit.scan.config import scan_config_from_dict as scan_config
 from transit.scan.executors import make_cluster, plan, run_scan
 from transit.scan.grid import build_points, expand_grid, sliding_windows
-from transit.scan.state import read_result
+from transit.scan.state import read_result, read_sessions, record_session, searches_per_hour
 
+REPO = Path(__file__).resolve().parents[1]
 NO_EVENTS = {"sr": [20000, 20400], "sb": [[19700, 20000], [20400, 21300]]}
 
 
@@ -186,6 +188,27 @@ def test_dask_scan_runs_every_point_into_its_own_directory(dask_scan):
     assert json.loads((out / "failures.json").read_text()) == []
 
 
+def test_each_scan_session_records_its_throughput(dask_scan, tmp_path, capsys):
+    config, out = dask_scan
+    (session,) = read_sessions(out)
+    assert (session["executor"], session["at_once"], session["to_run"]) == ("dask", 2, 4)
+    assert (session["done"], session["failed"]) == (4, 0) and session["finished"]
+    assert session["n_workers"] == max(1, allotted_cpus() // 2)
+    rate = searches_per_hour(session)
+    assert rate == pytest.approx(3600 * 4 / session["wall_s"])
+    scan_dir = tmp_path / "copy"
+    shutil.copytree(out, scan_dir)
+    assert main(["scan", str(config), "--out", str(scan_dir)]) == 0  # nothing left to run
+    assert len(read_sessions(scan_dir)) == 1
+    assert main(["collect", str(scan_dir)]) == 0
+    assert "4 run, 0 failed" in capsys.readouterr().out
+    assert "Scan sessions (throughput)" in (scan_dir / "index.html").read_text()
+    # a killed scan leaves its entry unfinished; a throughput needs finished points
+    record_session(scan_dir, {"started": "later", "finished": None, "wall_s": 9.0, "done": 0})
+    assert [s["started"] for s in read_sessions(scan_dir)] == [session["started"], "later"]
+    assert searches_per_hour(read_sessions(scan_dir)[1]) is None
+
+
 def test_rerun_after_a_kill_redoes_only_the_unfinished_point(dask_scan, tmp_path):
     config, out = dask_scan
     scan_dir = tmp_path / "copy"
@@ -342,3 +365,14 @@ def test_dry_run_lists_points_and_a_different_scan_is_refused(base, tmp_path, ca
         capsys.readouterr().err)
     with pytest.raises(DataError, match="is not a scan directory"):
         collect(tmp_path)
+
+
+def test_shipped_smoke_scan_is_at_most_four_points_on_b2(monkeypatch):
+    shared_path("lhco_rnd_sr", "lhco_rnd_sr.npz")  # skips, naming the file, without ../shared
+    monkeypatch.chdir(REPO)
+    scan = load_scan_config(REPO / "configs" / "scans" / "smoke.yaml")
+    points = build_points(scan.base, scan.grid)
+    assert 1 <= len(points) <= 4
+    for point in points:
+        assert point.config.data.path.endswith("lhco_rnd_sr/lhco_rnd_sr.npz")
+        assert point.config.regions.sr == (3450.0, 3550.0)
