@@ -188,3 +188,40 @@ def test_si_vs_injection_plot_from_runs(synthetic_run, tmp_path):
     other["config"]["injection"]["n_signal"] = 100
     paths = si_vs_injection([result, other], tmp_path / "si_vs_n")
     assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)
+
+
+def test_transported_template_events_take_the_fold_of_their_sideband_source(
+    synthetic_npz, tmp_path, monkeypatch
+):
+    """A sideband event must be scored by fold models that never trained on a transported copy
+    of it: otherwise its score drops, the sideband fit of the bump hunt drops with it and the
+    SR shows a box-shaped excess that is not there."""
+    from transit import templates
+
+    built, calls = {}, []
+    real_template, real_kfold = templates.transit_template, pipeline.kfold_scores
+
+    def keep_template(*args, **kwargs):
+        built["template"] = real_template(*args, **kwargs)
+        return built["template"]
+
+    def keep_folds(x_pos, fold_pos, x_neg, fold_neg, *args, **kwargs):
+        calls.append((len(x_neg), np.asarray(fold_neg), kwargs.get("fold_eval")))
+        return real_kfold(x_pos, fold_pos, x_neg, fold_neg, *args, **kwargs)
+
+    monkeypatch.setitem(templates.TEMPLATE_BUILDERS, "transit", keep_template)
+    monkeypatch.setattr(pipeline, "kfold_scores", keep_folds)
+    config = config_from_dict(synthetic_config_dict(
+        synthetic_npz, methods=["transit"], profile="test",
+        transit={"epochs": 2, "width": 16, "template_factor": 2.0},
+    ))  # fmt: skip
+    result = run_one(config, tmp_path / "folds")
+    template = built["template"]
+    with h5py.File(tmp_path / "folds" / "scores.h5") as f:
+        sb_folds = f["sb_data/fold"][:]
+    n_eval = result["n_events"]["eval_signal"]
+    # the CWoLa classifier (the closure classifiers before it score no evaluation events)
+    (n_neg, fold_neg, fold_eval), = [c for c in calls if c[2] is not None]
+    assert len(template.source_index) == n_neg
+    np.testing.assert_array_equal(fold_neg, sb_folds[template.source_index])
+    np.testing.assert_array_equal(fold_eval[n_eval:], sb_folds)  # sidebands scored by own fold

@@ -208,12 +208,19 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
 
     def classify(
         name: str, x_sr: np.ndarray, x_neg: np.ndarray | None, x_eval: np.ndarray,
-        x_sb: np.ndarray, rng: np.random.Generator,
+        x_sb: np.ndarray, rng: np.random.Generator, neg_source: np.ndarray | None = None,
     ) -> Evaluation:
         """CWoLa: SR data ``x_sr`` (positives) against ``x_neg``; ``x_neg=None`` means the
-        sideband data ``x_sb`` themselves are the negatives (scored out-of-fold)."""
+        sideband data ``x_sb`` themselves are the negatives (scored out-of-fold). Negatives
+        made from sideband events (``neg_source``: their indices) take their source's fold,
+        so each sideband event is scored by models that never saw a copy of it."""
         sb_negative = x_neg is None
-        fold_neg = folds.sb if sb_negative else assign_folds(len(x_neg), k, rng)
+        if sb_negative:
+            fold_neg = folds.sb
+        elif neg_source is not None:
+            fold_neg = folds.sb[neg_source]
+        else:
+            fold_neg = assign_folds(len(x_neg), k, rng)
         extra = np.concatenate([x_eval, *([] if sb_negative else [x_sb])])
         fold_extra = np.concatenate([folds.eval_signal, *([] if sb_negative else [folds.sb])])
         with timer.stage(f"{name}_classifier"):
@@ -247,7 +254,7 @@ def _run(config: RunConfig, out_dir: Path) -> dict[str, Any]:
                 evaluation = classify(name, sr.features, None, x_eval_signal, sb.features, rng)
             else:
                 evaluation = classify(name, sr.features, template.features, x_eval_signal,
-                                      sb.features, rng)  # fmt: skip
+                                      sb.features, rng, template.source_index)  # fmt: skip
             if name == "transit":
                 transit_model = template.model
                 transit_model.save(out_dir / TRANSIT_MODEL_FILE)

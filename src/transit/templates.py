@@ -23,11 +23,18 @@ from .regions import SearchSample
 
 @dataclass
 class Template:
-    """Template features ``(n, f)`` plus anything the method wants to keep (e.g. a model)."""
+    """Template features ``(n, f)`` plus anything the method wants to keep (e.g. a model).
+
+    ``source_index`` (transported templates): the sideband event each template event was made
+    from. CWoLa gives a template event the fold of its source, so that a sideband event is
+    scored by models that never trained on a transported copy of it (the bump hunt fits the
+    sidebands' scores; a copy in training would lower them and fake an SR excess).
+    """
 
     features: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
     model: Any = None
+    source_index: np.ndarray | None = None
 
 
 def sideband_template(
@@ -72,7 +79,7 @@ def transit_template(
             "train_settings": dataclasses.asdict(train_settings),
             "final_val_losses": {k: v for k, v in model.history_[-1].items()
                                  if k.startswith("val_")}}  # fmt: skip
-    return Template(features, info, model)
+    return Template(features, info, model, source_index=source)
 
 
 def flow_template(
