@@ -8,14 +8,23 @@ Each seed is one ``transit run`` in its own process, timed by GNU time (wall, CP
 the process tree as the kernel reports it). The summary holds every run's metrics, timings and
 the mean and standard deviation over seeds. A seed whose run directory already holds a
 result.json is not run again (delete the directory to redo it).
+
+``--parallel K`` runs K seeds at once, each with ``n_workers`` = CPUs // K (one thread per
+process, so the cores are never oversubscribed). ``--reuse FILE`` takes the runs of the seeds
+that an earlier summary FILE holds (metrics, timings, GNU time) instead of running them again,
+so that a summary can grow by seeds: e.g. ``--seeds 0 1 2 --reuse old.json`` with seed 0 in
+old.json runs seeds 1 and 2 only. Timings of reused and new runs are measured under their own
+``n_workers`` (recorded per run), so compare them with care.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -73,16 +82,30 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--runs-dir", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--parallel", type=int, default=1, metavar="K")
+    parser.add_argument("--reuse", metavar="FILE")
     args = parser.parse_args()
-    runs = [run_seed(args.config, s, args.set, Path(args.runs_dir) / f"seed{s}")
-            for s in args.seeds]  # fmt: skip
+    reused = {}
+    if args.reuse:
+        earlier = json.loads(Path(args.reuse).read_text())["runs"]
+        reused = {r["seed"]: r for r in earlier if r["seed"] in args.seeds}
+    overrides = list(args.set)
+    if args.parallel > 1:
+        overrides.append(f"n_workers={max(1, len(os.sched_getaffinity(0)) // args.parallel)}")
+    to_run = [s for s in args.seeds if s not in reused]
+    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+        fresh = dict(zip(to_run, pool.map(
+            lambda s: run_seed(args.config, s, overrides, Path(args.runs_dir) / f"seed{s}"),
+            to_run)))  # fmt: skip
+    runs = [reused[s] if s in reused else fresh[s] for s in args.seeds]
     report = {
         "config": args.config,
         "overrides": args.set,
         "seeds": args.seeds,
+        "reused_from": {"file": args.reuse, "seeds": sorted(reused)} if reused else None,
         "summary": summarise(runs),
-        "runs": [{k: r[k] for k in ("seed", "methods", "timings_s", "n_events", "peak_rss_mb")}
-                 | {"process": r.get("process")} for r in runs],
+        "runs": [{k: r.get(k) for k in ("seed", "methods", "bump_hunt", "timings_s", "n_events",
+                                        "peak_rss_mb", "n_workers", "process")} for r in runs],
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
