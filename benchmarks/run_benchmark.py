@@ -90,8 +90,8 @@ def main() -> None:
         earlier = json.loads(Path(args.reuse).read_text())["runs"]
         reused = {r["seed"]: r for r in earlier if r["seed"] in args.seeds}
     overrides = list(args.set)
-    if args.parallel > 1:
-        overrides.append(f"n_workers={max(1, len(os.sched_getaffinity(0)) // args.parallel)}")
+    if args.parallel > 1:  # first, so that an explicit --set n_workers=... still wins
+        overrides.insert(0, f"n_workers={max(1, len(os.sched_getaffinity(0)) // args.parallel)}")
     to_run = [s for s in args.seeds if s not in reused]
     with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
         fresh = dict(zip(to_run, pool.map(

@@ -6,7 +6,8 @@ Per window: the SR, the injected signal and the background in it (truth counts, 
 the table only), S / sqrt(B), and per method SI@1000, the closure AUC where there is one, and
 the bump-hunt local Z after each score cut (keep fractions 100%, 10%, 1%, 0.1%; "fit failed"
 where the sideband fit did not converge). The windows come from the scan's manifest, the
-numbers from each point's result.json; points without one are listed as missing.
+numbers from each point's result.json; points without a complete one are listed with
+their status (missing, failed, ...).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import argparse
 import json
 import math
 from pathlib import Path
+
+from transit.report import method_cuts
+from transit.scan.state import point_status, read_manifest, read_result
 
 CUTS = (1.0, 0.1, 0.01, 0.001)
 
@@ -27,19 +31,17 @@ def _z_cell(cut: dict | None) -> str:
 
 def window_rows(scan_dir: Path) -> list[dict]:
     """One dict per (point, method) with the window, truth counts, SI and Z per cut."""
-    manifest = json.loads((scan_dir / "manifest.json").read_text())
     rows = []
-    for entry in manifest["points"]:
-        result_file = scan_dir / entry["dir"] / "result.json"
+    for entry in read_manifest(scan_dir)["points"]:
         sr = entry["params"].get("regions.sr")
-        if not result_file.exists():
-            rows.append({"sr": sr, "method": None, "status": "missing"})
+        result = read_result(scan_dir / entry["dir"])
+        if result is None:
+            rows.append({"sr": sr, "method": None, "status": point_status(scan_dir / entry["dir"])})
             continue
-        result = json.loads(result_file.read_text())
         counts = result["n_events"]
         signal, background = counts["sr_signal"], counts["sr"] - counts["sr_signal"]
         for method, metrics in result["methods"].items():
-            cuts = {c["keep_fraction"]: c for c in result["bump_hunt"].get(method, {}).get("cuts", [])}
+            cuts = {c["keep_fraction"]: c for c in method_cuts(result["bump_hunt"], method)}
             rows.append({
                 "sr": sr, "method": method, "status": "complete",
                 "sr_signal": signal, "sr_background": background,
